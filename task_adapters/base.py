@@ -1,0 +1,46 @@
+"""The adapter contract: a benchmark row becomes a Problem (visible tests) and hidden tests."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from egcfg_plugin.problem import Problem
+from sandbox.types import ExecResult, TestCase
+
+
+@dataclass
+class Score:
+    """How a solution did on one test set."""
+
+    passed: int
+    total: int
+    results: list[ExecResult] = field(default_factory=list, repr=False)
+
+    @property
+    def all_passed(self) -> bool:
+        return self.total > 0 and self.passed == self.total
+
+    @property
+    def first_failure(self) -> str | None:
+        for r in self.results:
+            if not r.passed:
+                return f"{r.status.value}: {r.error or ''}".strip()
+        return None
+
+
+class TaskAdapter(Protocol):
+    """One benchmark family. The only code that knows a dataset's schema."""
+
+    name: str
+
+    def load(self, limit: int | None = None) -> list[dict]:
+        """The rows of the benchmark (local files first, see task_adapters.data)."""
+
+    def problem(self, row: dict, style: str = "chat") -> Problem:
+        """The row as a Problem with visible tests only."""
+
+    def hidden_tests(self, row: dict) -> list[TestCase]:
+        """The tests used for scoring. Never shown to the model."""
+
+    def score(self, row: dict, code: str) -> Score:
+        """Run `code` on the hidden tests in the sandbox."""
