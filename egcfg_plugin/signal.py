@@ -1,0 +1,75 @@
+"""Write the execution signal: what candidate continuations did when run on the visible tests.
+
+Our own wording. The text is bounded by `max_chars`; each candidate gets an equal share, and a
+trace is shortened before a candidate is dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sandbox.types import ExecResult, TestCase
+
+HEADER_FULL = (
+    "### Runtime behaviour of candidate continuations\n"
+    "Below are possible ways to continue the code written so far, each executed on the examples. "
+    "The traces show which lines ran, the variables they set, return values and errors. Use them to "
+    "spot wrong values or crashes and to write the next lines correctly; the candidates may be wrong."
+)
+HEADER_BRIEF = (
+    "### Runtime behaviour of candidate continuations\n"
+    "Possible continuations of the code so far, with what each returned on the examples "
+    "(they may be wrong):"
+)
+
+
+@dataclass
+class Candidate:
+    """One sampled continuation and what it did."""
+
+    continuation: str              # the sampled text
+    program: str                   # the repaired, executable program that was run
+    complete: bool = False         # the sample reached the end of the code
+    runs: list[tuple[TestCase, ExecResult]] = field(default_factory=list)
+
+    @property
+    def passed_all(self) -> bool:
+        return bool(self.runs) and all(r.passed for _, r in self.runs) and all(
+            t.has_expectation for t, _ in self.runs)
+
+    def summary(self) -> dict:
+        return {"continuation": self.continuation[:400], "complete": self.complete,
+                "runs": [{"test": t.describe()[:120], "status": r.status.value,
+                          "value": (r.value or "")[:80], "error": (r.error or "")[:120]} for t, r in self.runs]}
+
+
+def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars: int = 4000) -> str:
+    """The signal text for these candidates, at most `max_chars` long ("" when there is nothing to show)."""
+    if not candidates:
+        return ""
+    from sandbox.render import render_result
+
+    header = HEADER_FULL if style == "full" else HEADER_BRIEF
+    share = max(200, (max_chars - len(header)) // len(candidates))
+    parts = [header]
+    for i, cand in enumerate(candidates, 1):
+        block = [f"\n#### Candidate {i}\n```python\n{cand.program.rstrip()}\n```"]
+        budget = share - len(block[0])
+        runs = cand.runs or []
+        per_run = max(60, budget // max(1, len(runs)))
+        for test, result in runs:
+            if style == "full":
+                block.append(render_result(result, test, max_chars=per_run))
+            else:
+                block.append(_brief_line(test, result)[:per_run])
+        text = "\n".join(block)
+        if len(text) > share:
+            text = text[: share - 14].rstrip() + "\n[... cut ...]"
+        parts.append(text)
+    signal = "\n".join(parts)
+    return signal[:max_chars]
+
+
+def _brief_line(test: TestCase, result: ExecResult) -> str:
+    got = result.value if result.value is not None else (result.error or "")
+    expect = f" (expected {test.expected})" if test.expected is not None else ""
+    return f"- {test.describe()}{expect} -> {result.status.value}: {got}"
