@@ -34,6 +34,8 @@ class TestCase:
     `setup` runs before the program (imports, MBPP's test_setup_code).
     """
 
+    __test__ = False  # not a pytest test class
+
     kind: str = "call"
     code: str = ""
     expected: str | None = None          # a Python expression for the expected value
