@@ -1,0 +1,100 @@
+"""Decoding speed on the default model and the first N MBPP test tasks (11, 12, ...).
+
+Per task, three runs on the same prompt:
+  1. transformers `generate()`, greedy, capped at the number of tokens our loop produced;
+  2. our loop at gamma=0 (must give the same tokens, target <= 1.1x the time of 1);
+  3. EG-CFG (default s3t0.7d2k1g1.0), with its wall time, ratio to 2, and token accounting.
+Prints one JSON object per task, then a summary object. Usage:
+
+    python benchmarks/bench_decoding.py --tasks 10 [--model default] [--config s3t0.7d2k1g1.0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", type=int, default=10)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--config", default="s3t0.7d2k1g1.0")
+    ap.add_argument("--max-new-tokens", type=int, default=384)
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from egcfg_plugin.config import EGCFGConfig
+    from egcfg_plugin.decoding import generate
+    from egcfg_plugin.models import load_model
+    from egcfg_plugin.prompts import split_prompt
+    from task_adapters.registry import get_adapter
+
+    model, tok = load_model(args.model)
+    adapter = get_adapter("mbpp")
+    rows = adapter.load(limit=args.tasks)
+    base_cfg = EGCFGConfig.parse("baseline", max_new_tokens=args.max_new_tokens)
+    eg_cfg = EGCFGConfig.parse(args.config, max_new_tokens=args.max_new_tokens)
+
+    warm = adapter.problem(rows[0])
+    generate(model, tok, warm, base_cfg.replace(max_new_tokens=8))
+
+    per_task = []
+    for row in rows:
+        problem = adapter.problem(row)
+        ours = generate(model, tok, problem, base_cfg)
+        n = len(ours.tokens)
+        ids = tok(split_prompt(problem, tok).text, return_tensors="pt", add_special_tokens=False).input_ids
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=max(n, 1),
+                                 do_sample=False, pad_token_id=tok.pad_token_id)
+        hf_s = time.perf_counter() - t0
+        hf_tokens = out[0, ids.shape[1]:].tolist()
+        eg = generate(model, tok, problem, eg_cfg)
+        c = eg.counters
+        record = {
+            "task_id": problem.task_id,
+            "hf_generate_s": round(hf_s, 3),
+            "gamma0_s": round(ours.counters["wall_s"], 3),
+            "gamma0_tokens": n,
+            "gamma0_same_tokens_as_hf": hf_tokens[:n] == ours.tokens,
+            "gamma0_over_hf": round(ours.counters["wall_s"] / hf_s, 3),
+            "egcfg_config": eg.config,
+            "egcfg_s": round(c["wall_s"], 3),
+            "egcfg_over_gamma0": round(c["wall_s"] / ours.counters["wall_s"], 2),
+            "egcfg_model_s": round(c["model_s"], 3),
+            "egcfg_sandbox_s": round(c["sandbox_s"], 3),
+            "egcfg_tokens": {k: c.get(k, 0) for k in (
+                "generated_tokens", "uncond_prefill_tokens", "uncond_decode_tokens", "cond_prefill_tokens",
+                "cond_decode_tokens", "candidate_tokens", "signal_tokens_total")},
+            "egcfg_refreshes": c["refreshes"], "egcfg_executions": c["executions"],
+            "egcfg_signal_chars_max": c["signal_chars_max"], "egcfg_stop": eg.stop_reason,
+            "gamma0_visible": f"{ours.visible_passed}/{ours.visible_total}",
+            "egcfg_visible": f"{eg.visible_passed}/{eg.visible_total}",
+        }
+        per_task.append(record)
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+
+    hf = sum(r["hf_generate_s"] for r in per_task)
+    g0 = sum(r["gamma0_s"] for r in per_task)
+    eg = sum(r["egcfg_s"] for r in per_task)
+    summary = {
+        "summary": True, "tasks": len(per_task), "model": args.model, "config": eg_cfg.compact,
+        "torch_threads": torch.get_num_threads(),
+        "all_gamma0_tokens_match_hf": all(r["gamma0_same_tokens_as_hf"] for r in per_task),
+        "hf_generate_total_s": round(hf, 2), "gamma0_total_s": round(g0, 2), "egcfg_total_s": round(eg, 2),
+        "gamma0_over_hf_total": round(g0 / hf, 3),
+        "egcfg_over_gamma0_total": round(eg / g0, 2),
+        "egcfg_over_gamma0_mean_per_task": round(statistics.mean(r["egcfg_over_gamma0"] for r in per_task), 2),
+    }
+    sys.stdout.write(json.dumps(summary) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
