@@ -1,0 +1,435 @@
+"""The event-building logic shared by both tracer implementations.
+
+An implementation only turns its raw hooks into calls on `Recorder`:
+`enter(frame)` (a candidate frame starts), `resume(frame)` (a generator resumes),
+`line(state, lineno)`, `leave(state, value)` (return), `suspend(state)` (yield),
+`exception(state, exc)` and `unwind(state)` (the frame exits by an exception), then
+`finish()`. Everything else (what a frame's state is, locals diffs, loop folding, caps) lives
+here, so the two implementations give the same trace by construction.
+
+How "locals after the line" is done: a line event is appended when the line starts, and its
+`locals` are filled with what changed when the same frame reaches its next line, returns,
+raises or is suspended. So the events stay in execution order (a call made by line 5 comes
+after the L5 event) and each change is attributed to the line that made it.
+"""
+from __future__ import annotations
+
+import types
+from typing import Callable
+
+from sandbox.saferepr import safe_repr, safe_str
+from sandbox.source_info import SourceInfo
+from sandbox.tracer import TraceCaps
+from sandbox.types import Trace, TraceEvent
+
+_type = type
+_len = len
+
+CO_OPTIMIZED = 0x0001
+CO_VARARGS = 0x0004
+CO_VARKEYWORDS = 0x0008
+
+SKIP = 0          # not recorded at all
+LINES_ONLY = 1    # module and class bodies: line events, no call/return
+FULL = 2          # functions
+
+_NO_EVENTS_NAMES = frozenset({"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
+_QUIET_EXCEPTIONS = (StopIteration, StopAsyncIteration, GeneratorExit)
+# Same object means same value for these; anything else is re-rendered to see if it changed.
+_IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes, complex, tuple, frozenset,
+                        range})
+# Values not worth a line in a prompt: definitions and imports.
+_HIDDEN_TYPES = frozenset({types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType,
+                           types.MethodType})
+_MISSING = object()
+CAP_NOTE_PREFIX = "event cap reached after event "
+
+
+class FrameState:
+    __slots__ = ("frame", "func", "full", "depth", "top", "prev", "pending", "line", "loops")
+
+    def __init__(self, frame, func: str, full: bool, depth: int):
+        self.frame = frame
+        self.func = func
+        self.full = full
+        self.depth = depth
+        self.top = False           # no candidate function below it: its return is the outcome
+        self.prev: dict = {}       # name -> (value, type name, repr); repr None = not rendered
+        self.pending: TraceEvent | None = None
+        self.line: int | None = None
+        self.loops: list[Loop] = []
+
+
+class Loop:
+    __slots__ = ("header", "end", "iterations", "quiet", "current", "previous", "held",
+                 "folded", "folded_events")
+
+    def __init__(self, header: int, end: int):
+        self.header = header
+        self.end = end
+        self.iterations = 2          # made on the first jump back: the second iteration starts
+        self.quiet = False           # folding: events go to `current` instead of the trace
+        self.current: list[TraceEvent] = []
+        self.previous: list[TraceEvent] | None = None
+        self.held: list[TraceEvent] | None = None   # the first folded iteration, kept until a second
+        self.folded = 0
+        self.folded_events = 0
+
+
+def _is_marker(event: TraceEvent) -> bool:
+    return event.repeat > 1
+
+
+def _size(event: TraceEvent) -> int:
+    size = _len(event.source) + 16
+    for name, (tname, text) in event.locals.items():
+        size += _len(name) + _len(tname) + _len(text) + 4
+    if event.value is not None:
+        size += _len(event.value)
+    if event.stdout is not None:
+        size += _len(event.stdout)
+    return size
+
+
+class Recorder:
+    def __init__(self, filename: str, caps: TraceCaps, *, source: str | None = None,
+                 stdout_getter: Callable[[], str] | None = None):
+        self.filename = filename
+        self.caps = caps
+        self._source = source
+        self._src: SourceInfo | None = None
+        self._stdout_getter = stdout_getter
+        self._last_stdout = ""
+        self.modes: dict = {}          # code object -> SKIP / LINES_ONLY / FULL
+        self.active: dict = {}         # frame -> FrameState, frames now running
+        self.suspended: dict = {}      # frame -> FrameState, generators between yields
+        self.depth = 0
+        self.events: list[TraceEvent] = []
+        self._sinks: list[Loop] = []   # quiet loops, innermost last
+        self._live = 0
+        self._chars = 0
+        self._capped = False
+        self._cap_reason = ""
+        self._tail: list[TraceEvent] = []
+        self._elided = 0
+        self._elided_after_cap = 0
+        self._full_active = 0          # candidate function frames now running
+        self._notes: list[str] = []
+        self._skip_names: set[str] = set()
+
+    # ---- classification -------------------------------------------------------------------
+    def mode_of(self, code) -> int:
+        mode = self.modes.get(code)
+        if mode is None:
+            if code.co_filename != self.filename or code.co_name in _NO_EVENTS_NAMES:
+                mode = SKIP
+            elif code.co_flags & CO_OPTIMIZED:
+                mode = FULL
+            else:
+                mode = LINES_ONLY
+            self.modes[code] = mode
+        return mode
+
+    @property
+    def src(self) -> SourceInfo:
+        if self._src is None:
+            self._src = SourceInfo(self._source, self.filename, self.caps.max_source)
+        return self._src
+
+    # ---- raw hooks ------------------------------------------------------------------------
+    def enter(self, frame) -> FrameState:
+        code = frame.f_code
+        full = self.mode_of(code) == FULL
+        st = FrameState(frame, code.co_name, full, self.depth)
+        self._activate(st)
+        if full:
+            self._call_event(st, frame, code)
+        else:
+            st.prev = {name: (value, None, None) for name, value in frame.f_locals.items()}
+        return st
+
+    def resume(self, frame) -> FrameState:
+        st = self.suspended.pop(frame, None)
+        if st is None:  # a generator that started before tracing did
+            st = FrameState(frame, frame.f_code.co_name, False, self.depth)
+            st.prev = {name: (value, None, None) for name, value in frame.f_locals.items()}
+            st.full = self.mode_of(frame.f_code) == FULL
+        st.depth = self.depth
+        st.line = None
+        self._activate(st)
+        return st
+
+    def _activate(self, st: FrameState) -> None:
+        self.depth += 1
+        st.top = self._full_active == 0
+        if st.full:
+            self._full_active += 1
+        self.active[st.frame] = st
+
+    def line(self, st: FrameState, lineno: int) -> None:
+        src = self._src or self.src
+        lineno = src.statement_map.get(lineno, lineno)
+        previous = st.line
+        if lineno == previous:
+            return  # same statement again (comprehension, one-line loop): one event
+        if st.pending is not None:
+            self._finish_line(st)
+        st.line = lineno
+        if self._capped:
+            self._elided += 1
+            return
+        loops = st.loops
+        while loops and not (loops[-1].header <= lineno <= loops[-1].end):
+            self._exit_loop(st, loops.pop())
+        if previous is not None and lineno < previous:
+            end = src.loop_ends.get(lineno) if not src.dynamic else previous
+            if end is not None:
+                if loops and loops[-1].header == lineno:
+                    self._next_iteration(loops[-1])
+                else:
+                    loop = Loop(lineno, end)
+                    loops.append(loop)
+                    if self.caps.max_loop_iterations_shown < 2:
+                        self._go_quiet(loop)
+        event = TraceEvent("line", lineno, st.func, src.text(lineno))
+        if self._emit(event):
+            st.pending = event
+
+    def leave(self, st: FrameState, value) -> None:
+        self._close_frame(st)
+        if st.full:
+            event = TraceEvent("return", st.line or 0, st.func,
+                               value=safe_repr(value, self.caps.max_repr))
+            self._emit(event, final=st.top)
+
+    def suspend(self, st: FrameState) -> None:
+        self._close_frame(st)
+        self.suspended[st.frame] = st
+
+    def unwind(self, st: FrameState) -> None:
+        self._close_frame(st)
+
+    def exception(self, st: FrameState, exc: BaseException) -> None:
+        if isinstance(exc, _QUIET_EXCEPTIONS):
+            return
+        if st.pending is not None:
+            self._finish_line(st)
+        message = _type(exc).__name__
+        text = safe_str(exc, 2 * self.caps.max_repr)
+        if text:
+            message = f"{message}: {text}"
+        lineno = st.line if st.line is not None else st.frame.f_lineno
+        event = TraceEvent("exception", lineno, st.func, self.src.text(lineno), value=message)
+        self._emit(event, final=st.top)
+
+    def finish(self) -> Trace:
+        for st in sorted(self.active.values(), key=lambda s: -s.depth):
+            if st.pending is not None:
+                self._finish_line(st)
+            while st.loops:
+                self._exit_loop(st, st.loops.pop())
+        while self._sinks:  # only if frames vanished without an exit event
+            loop = self._sinks[-1]
+            self._exit_loop(None, loop)
+        self.active.clear()
+        self.suspended.clear()
+        events = self.events
+        notes = list(self._notes)
+        if self._capped:
+            notes.append(f"{CAP_NOTE_PREFIX}{_len(events)}: {self._cap_reason}; "
+                         f"{self._elided_after_cap} later events not recorded"
+                         + (f", the last {_len(self._tail)} kept" if self._tail else ""))
+            events = events + self._tail
+        return Trace(events=events, elided_events=self._elided, truncated=self._capped,
+                     notes=notes)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _call_event(self, st: FrameState, frame, code) -> None:
+        flags = code.co_flags
+        nargs = (code.co_argcount + code.co_kwonlyargcount + bool(flags & CO_VARARGS)
+                 + bool(flags & CO_VARKEYWORDS))
+        f_locals = frame.f_locals
+        prev = st.prev
+        args = {}
+        limit = self.caps.max_repr
+        for name in code.co_varnames[:nargs]:
+            value = f_locals.get(name, _MISSING)
+            if value is _MISSING:
+                continue
+            tname = _type(value).__name__
+            text = safe_repr(value, limit)
+            prev[name] = (value, tname, text)
+            if _len(args) < self.caps.max_locals:
+                args[name] = (tname, text)
+        for name, value in f_locals.items():  # free variables of a nested function
+            if name not in prev:
+                prev[name] = (value, _type(value).__name__, safe_repr(value, limit))
+        lineno = self.src.def_line(code.co_firstlineno)
+        self._emit(TraceEvent("call", lineno, st.func, self.src.text(lineno), locals=args))
+
+    def _close_frame(self, st: FrameState) -> None:
+        if st.pending is not None:
+            self._finish_line(st)
+        while st.loops:
+            self._exit_loop(st, st.loops.pop())
+        if self.active.pop(st.frame, None) is not None:
+            self.depth -= 1
+            if st.full:
+                self._full_active -= 1
+
+    def _finish_line(self, st: FrameState) -> None:
+        event = st.pending
+        st.pending = None
+        changed = self._diff(st)
+        if changed:
+            event.locals = changed
+            self._chars += _size(event) - _len(event.source) - 16
+        getter = self._stdout_getter
+        if getter is not None:
+            try:
+                out = getter()
+            except Exception:
+                out = self._last_stdout
+            if out != self._last_stdout and isinstance(out, str):
+                self._last_stdout = out
+                limit = self.caps.max_stdout
+                event.stdout = out if _len(out) <= limit else "..." + out[-limit:]
+                self._chars += _len(event.stdout)
+
+    def _diff(self, st: FrameState) -> dict | None:
+        try:
+            f_locals = st.frame.f_locals
+            items = list(f_locals.items())
+        except Exception:
+            return None
+        prev = st.prev
+        skip = self._skip_names
+        limit = self.caps.max_repr
+        changed = None
+        extra = 0
+        for name, value in items:
+            old = prev.get(name)
+            t = _type(value)
+            if old is not None and old[0] is value and (old[2] is None or t in _IMMUTABLE):
+                continue
+            if name in skip:
+                continue
+            if t in _HIDDEN_TYPES or name[:1] == "." or (name[:2] == "__" and name[-2:] == "__"):
+                if name[:1] == "." or name[:2] == "__":
+                    skip.add(name)
+                continue
+            text = safe_repr(value, limit)
+            tname = t.__name__
+            prev[name] = (value, tname, text)
+            if old is not None and old[2] == text and old[1] == tname:
+                continue
+            if changed is None:
+                changed = {}
+            if _len(changed) < self.caps.max_locals:
+                changed[name] = (tname, text)
+            else:
+                extra += 1
+        if extra:
+            changed["..."] = ("", f"{extra} more")
+        return changed
+
+    def _emit(self, event: TraceEvent, final: bool = False) -> bool:
+        if not self._capped:
+            if self._live >= self.caps.max_events:
+                self._cap(f"max_events={self.caps.max_events}")
+            elif self._chars >= self.caps.max_total_chars:
+                self._cap(f"max_total_chars={self.caps.max_total_chars}")
+        if self._capped:
+            if final and self.caps.tail_events:
+                self._tail.append(event)
+                if _len(self._tail) > self.caps.tail_events:
+                    self._tail.pop(0)
+                    self._elided += 1
+                    self._elided_after_cap += 1
+            else:
+                self._elided += 1
+                self._elided_after_cap += 1
+            return False
+        sink = self._sinks[-1].current if self._sinks else self.events
+        sink.append(event)
+        self._live += 1
+        self._chars += _size(event)
+        return True
+
+    def _cap(self, reason: str) -> None:
+        self._capped = True
+        self._cap_reason = reason
+        self._elided_after_cap = 0
+
+    def _go_quiet(self, loop: Loop) -> None:
+        loop.quiet = True
+        loop.current = []
+        self._sinks.append(loop)
+
+    def _next_iteration(self, loop: Loop) -> None:
+        loop.iterations += 1
+        if loop.quiet:
+            if loop.previous is not None:
+                self._fold(loop, loop.previous)
+            loop.previous = loop.current
+            loop.current = []
+        elif loop.iterations > self.caps.max_loop_iterations_shown:
+            self._go_quiet(loop)
+
+    def _fold(self, loop: Loop, events: list[TraceEvent]) -> None:
+        count = sum(1 for e in events if not _is_marker(e))
+        if loop.folded == 0:
+            loop.held = events  # dropped only when a second iteration is folded
+        else:
+            if loop.held is not None:
+                self._drop(loop.held)
+                loop.held = None
+            self._drop(events)
+        loop.folded += 1
+        loop.folded_events += count
+
+    def _drop(self, events: list[TraceEvent]) -> None:
+        self._live -= _len(events)
+        for e in events:
+            self._chars -= _size(e)
+
+    def _exit_loop(self, st: FrameState | None, loop: Loop) -> None:
+        if not loop.quiet:
+            return
+        while self._sinks and self._sinks[-1] is not loop:  # defensive: keep sinks nested
+            self._exit_loop(None, self._sinks[-1])
+        if self._sinks:
+            self._sinks.pop()
+        loop.quiet = False
+        current = loop.current
+        shown = current
+        if loop.previous is not None:
+            header_only = (_len(current) <= 1 and all(
+                e.kind == "line" and e.lineno == loop.header for e in current))
+            if header_only:
+                shown = loop.previous + current
+            else:
+                self._fold(loop, loop.previous)
+        out: list[TraceEvent]
+        if loop.folded == 1:
+            out = (loop.held or []) + shown
+        elif loop.folded >= 2:
+            func = st.func if st is not None else ""
+            text = self.src.text(loop.header)
+            value = (f"lines {loop.header}-{loop.end}: {loop.folded} iterations folded "
+                     f"({loop.folded_events} events)")
+            marker = TraceEvent("line", loop.header, func, text, value=value, repeat=loop.folded)
+            self._elided += loop.folded_events
+            where = f" in {func}" if func and func != "<module>" else ""
+            self._notes.append(f"loop at line {loop.header}{where}: {loop.folded} iterations "
+                               f"folded ({loop.folded_events} events elided)")
+            self._live += 1
+            self._chars += _size(marker)
+            out = [marker] + shown
+        else:
+            out = shown
+        sink = self._sinks[-1].current if self._sinks else self.events
+        sink.extend(out)
+        loop.current = []
+        loop.previous = None
+        loop.held = None

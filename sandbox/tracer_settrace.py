@@ -1,0 +1,126 @@
+"""The `sys.settrace` tracer (any Python; the default below 3.12).
+
+The global trace function sees every new frame; for frames not in the candidate file it
+returns None, so the interpreter never calls us for their lines. Candidate frames get a small
+per-frame closure as their local trace function. A 'return' event is told apart from a yield
+or an exception unwinding by the opcode the frame stopped at.
+"""
+from __future__ import annotations
+
+import dis
+import logging
+import sys
+from typing import Callable
+
+from sandbox.trace_recorder import SKIP, Recorder
+from sandbox.tracer import TraceCaps
+from sandbox.types import Trace
+
+log = logging.getLogger(__name__)
+
+# Bound at import: traced code that rebinds sys.settrace cannot redirect our own calls.
+_settrace = sys.settrace
+_gettrace = sys.gettrace
+
+_CO_GENERATOR_LIKE = 0x0020 | 0x0080 | 0x0200   # generator, coroutine, async generator
+_YIELD = dis.opmap["YIELD_VALUE"]
+_RETURNS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST")
+                     if name in dis.opmap)
+
+
+class SettraceTracer:
+    impl = "settrace"
+
+    def __init__(self, filename: str, *, stdout_getter: Callable[[], str] | None = None,
+                 caps: TraceCaps | None = None, source: str | None = None, debug: bool = False):
+        self.filename = filename
+        self.reason = ""
+        self._recorder = Recorder(filename, caps or TraceCaps(), source=source,
+                                  stdout_getter=stdout_getter)
+        self._debug = debug
+        self._previous = None
+        self._running = False
+
+    def start(self) -> None:
+        if self._running:
+            raise RuntimeError("tracer already started; call stop() before start() again")
+        self._running = True
+        self._previous = _gettrace()
+        _settrace(self._global_function())
+
+    def stop(self) -> Trace:
+        if not self._running:
+            raise RuntimeError("tracer is not running; call start() first")
+        _settrace(self._previous)
+        self._running = False
+        return self._recorder.finish()
+
+    def _global_function(self):
+        rec = self._recorder
+        modes = rec.modes
+        mode_of = rec.mode_of
+        enter, resume = rec.enter, rec.resume
+        line, leave, suspend = rec.line, rec.leave, rec.suspend
+        exception, unwind = rec.exception, rec.unwind
+        code_bytes: dict = {}
+        debug = self._debug
+
+        def opcode_at(frame, offset: int) -> int:
+            code = frame.f_code
+            raw = code_bytes.get(code)
+            if raw is None:
+                raw = code_bytes[code] = code.co_code
+            return raw[offset] if 0 <= offset < len(raw) else -1
+
+        def is_resumption(frame) -> bool:
+            if not frame.f_code.co_flags & _CO_GENERATOR_LIKE:
+                return False
+            lasti = frame.f_lasti
+            return lasti >= 0 and (opcode_at(frame, lasti) == _YIELD
+                                   or opcode_at(frame, lasti - 2) == _YIELD)
+
+        def local_function(st):
+            def local(frame, event, arg):
+                if event == "line":
+                    line(st, frame.f_lineno)
+                elif event == "return":
+                    op = opcode_at(frame, frame.f_lasti)
+                    if op in _RETURNS:
+                        leave(st, arg)
+                    elif op == _YIELD:
+                        suspend(st)
+                    else:
+                        unwind(st)
+                elif event == "exception":
+                    exception(st, arg[1])
+                return local
+
+            if not debug:
+                return local
+
+            def logged(frame, event, arg):
+                log.debug("settrace %s %s:%s", event, st.func, frame.f_lineno)
+                local(frame, event, arg)
+                return logged
+            return logged
+
+        def global_function(frame, event, arg):
+            if event != "call":
+                return None
+            mode = modes.get(frame.f_code)
+            if mode is None:
+                mode = mode_of(frame.f_code)
+            if mode == SKIP:
+                return None
+            st = resume(frame) if is_resumption(frame) else enter(frame)
+            return local_function(st)
+
+        if not debug:
+            return global_function
+
+        def logged_global(frame, event, arg):
+            result = global_function(frame, event, arg)
+            if result is not None:
+                log.debug("settrace call %s:%s", frame.f_code.co_name, frame.f_lineno)
+            return result
+        return logged_global

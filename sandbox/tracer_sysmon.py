@@ -1,0 +1,160 @@
+"""The `sys.monitoring` tracer (PEP 669, Python 3.12+; the default there).
+
+Only PY_START (plus the exception events, which cannot be set per code object) is on
+globally. The first time a code object starts, it is classified once: candidate code gets
+LINE/PY_RETURN/PY_YIELD/PY_RESUME turned on for that code object alone; any other code
+returns DISABLE, so the interpreter stops calling us for it.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from sandbox.trace_recorder import SKIP, Recorder
+from sandbox.tracer import TraceCaps
+from sandbox.types import Trace
+
+log = logging.getLogger(__name__)
+
+_TOOL_IDS = (3, 4, 2, 1, 0)   # 3 and 4 have no assigned role; coverage and debuggers use others
+_TOOL_NAME = "egcfg-tracer"
+_getframe = sys._getframe
+_monitoring = getattr(sys, "monitoring", None)
+_events_used_before = False   # DISABLE marks from an earlier tracer must be cleared
+
+
+def free_tool_id() -> int | None:
+    if _monitoring is None:
+        return None
+    for tool in _TOOL_IDS:
+        if _monitoring.get_tool(tool) is None:
+            return tool
+    return None
+
+
+class SysmonTracer:
+    impl = "sysmon"
+
+    def __init__(self, filename: str, *, stdout_getter: Callable[[], str] | None = None,
+                 caps: TraceCaps | None = None, source: str | None = None, debug: bool = False):
+        if _monitoring is None:
+            raise RuntimeError(f"sys.monitoring needs Python 3.12+, this is "
+                               f"{sys.version.split()[0]}; use impl='settrace'")
+        self.filename = filename
+        self.reason = ""
+        self._recorder = Recorder(filename, caps or TraceCaps(), source=source,
+                                  stdout_getter=stdout_getter)
+        self._debug = debug
+        self._tool: int | None = None
+        self._codes: list = []
+
+    def start(self) -> None:
+        global _events_used_before
+        if self._tool is not None:
+            raise RuntimeError("tracer already started; call stop() before start() again")
+        tool = free_tool_id()
+        if tool is None:
+            raise RuntimeError("no free sys.monitoring tool id (0-4 are all in use); "
+                               "use impl='settrace'")
+        mon = _monitoring
+        mon.use_tool_id(tool, _TOOL_NAME)
+        self._tool = tool
+        if _events_used_before:
+            mon.restart_events()
+        _events_used_before = True
+        E = mon.events
+        callbacks = self._callbacks(tool)
+        if self._debug:
+            callbacks = {event: _logged(event, fn) for event, fn in callbacks.items()}
+        for event, fn in callbacks.items():
+            mon.register_callback(tool, event, fn)
+        mon.set_events(tool, E.PY_START | E.PY_THROW | E.RAISE | E.PY_UNWIND)
+
+    def stop(self) -> Trace:
+        tool = self._tool
+        if tool is None:
+            raise RuntimeError("tracer is not running; call start() first")
+        mon = _monitoring
+        mon.set_events(tool, 0)
+        for code in self._codes:
+            mon.set_local_events(tool, code, 0)
+        for event in (mon.events.PY_START, mon.events.PY_THROW, mon.events.RAISE,
+                      mon.events.PY_UNWIND, mon.events.PY_RESUME, mon.events.LINE,
+                      mon.events.PY_RETURN, mon.events.PY_YIELD):
+            mon.register_callback(tool, event, None)
+        mon.free_tool_id(tool)
+        self._tool = None
+        self._codes = []
+        return self._recorder.finish()
+
+    def _callbacks(self, tool: int) -> dict:
+        rec = self._recorder
+        modes, mode_of, active = rec.modes, rec.mode_of, rec.active
+        enter, resume = rec.enter, rec.resume
+        line, leave, suspend = rec.line, rec.leave, rec.suspend
+        exception, unwind = rec.exception, rec.unwind
+        mon = _monitoring
+        E = mon.events
+        DISABLE = mon.DISABLE
+        set_local_events = mon.set_local_events
+        local_events = E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
+        codes = self._codes
+        up = 2 if self._debug else 1   # the monitored frame, above us (and the logging wrapper)
+
+        def on_start(code, offset):
+            mode = modes.get(code)
+            if mode is None:
+                mode = mode_of(code)
+                if mode != SKIP:
+                    set_local_events(tool, code, local_events)
+                    codes.append(code)
+            if mode == SKIP:
+                return DISABLE
+            enter(_getframe(up))
+
+        def on_resume(code, offset):
+            resume(_getframe(up))
+
+        def on_throw(code, offset, exc):
+            if modes.get(code):
+                resume(_getframe(up))
+
+        def on_line(code, lineno):
+            st = active.get(_getframe(up))
+            if st is not None:
+                line(st, lineno)
+
+        def on_return(code, offset, value):
+            st = active.get(_getframe(up))
+            if st is not None:
+                leave(st, value)
+
+        def on_yield(code, offset, value):
+            st = active.get(_getframe(up))
+            if st is not None:
+                suspend(st)
+
+        def on_raise(code, offset, exc):
+            if modes.get(code):
+                st = active.get(_getframe(up))
+                if st is not None:
+                    exception(st, exc)
+
+        def on_unwind(code, offset, exc):
+            if modes.get(code):
+                st = active.get(_getframe(up))
+                if st is not None:
+                    unwind(st)
+
+        return {E.PY_START: on_start, E.PY_RESUME: on_resume, E.PY_THROW: on_throw,
+                E.LINE: on_line, E.PY_RETURN: on_return, E.PY_YIELD: on_yield,
+                E.RAISE: on_raise, E.PY_UNWIND: on_unwind}
+
+
+def _logged(event: int, fn):
+    def logged(code, *args):
+        log.debug("sysmon event %s %s:%s", event, code.co_name,
+                  args[0] if args else "")
+        return fn(code, *args)
+    return logged
