@@ -12,7 +12,6 @@ COMMANDS = {
     "compare": ("egcfg_plugin.cli_compare:main", "side-by-side baseline vs EG-CFG run with tables and plots"),
     "report": ("egcfg_plugin.cli_compare:report_main", "re-render a compare summary from its JSONL"),
     "evalplus": ("egcfg_plugin.cli_evalplus:main", "EvalPlus codegen with EG-CFG (leaderboard-format samples)"),
-    "generate": ("egcfg_plugin.cli_generate:main", "run EG-CFG on tasks of a benchmark and write JSONL"),
     "tasks-path": ("egcfg_plugin.lm_eval_tasks:print_path", "print the folder of egcfg's lm-eval task YAMLs"),
     "fetch-model": ("egcfg_plugin.cli_generate:fetch_main", "download, verify and convert a pinned default model"),
 }
