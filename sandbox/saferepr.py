@@ -101,7 +101,9 @@ def _bounded(obj: object, limit: int, depth: int) -> str:
         return f"<{_type_name(obj)} object>"
     if _len(text) > 4 * limit:
         text = text[: 4 * limit]
-    return _ADDRESS.sub("", text)
+    if " at 0x" in text:
+        text = _ADDRESS.sub("", text)
+    return text
 
 
 def _maybe_sorted(items):

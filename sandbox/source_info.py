@@ -18,7 +18,8 @@ import logging
 log = logging.getLogger(__name__)
 
 _COMPOUND_WITH_BODY = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith,
-                       ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+                       ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                       *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
@@ -31,8 +32,9 @@ class SourceInfo:
             lines = source.splitlines()
         self._lines = lines
         self._max_source = max_source
-        self._text: dict[int, str] = {}
+        self.texts: dict[int, str] = {}   # filled by text(); read directly on the hot path
         self.statement_map: dict[int, int] = {}
+        self.statement_ends: dict[int, int] = {}  # first line -> last line, when they differ
         self.loop_ends: dict[int, int] = {}
         self.def_lines: dict[int, int] = {}
         self.dynamic = True
@@ -47,9 +49,7 @@ class SourceInfo:
 
     def _index(self, tree: ast.AST) -> None:
         simple: list[ast.stmt] = []
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.stmt):
-                continue
+        for node in _statements(tree):
             if isinstance(node, _LOOPS):
                 self.loop_ends[node.lineno] = node.end_lineno or node.lineno
             body = getattr(node, "body", None)
@@ -62,13 +62,18 @@ class SourceInfo:
                 header_end = max(body[0].lineno - 1, node.lineno)
                 for line in range(first, header_end + 1):
                     self.statement_map[line] = node.lineno
+                if header_end > node.lineno:
+                    self.statement_ends[node.lineno] = header_end
             elif not hasattr(node, "body") and not hasattr(node, "cases"):
                 simple.append(node)
             else:  # match statements and other compound forms: map the header line only
                 self.statement_map.setdefault(node.lineno, node.lineno)
         for node in simple:  # a simple statement wins over the header range that holds it
-            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            end = node.end_lineno or node.lineno
+            for line in range(node.lineno, end + 1):
                 self.statement_map[line] = node.lineno
+            if end > node.lineno:
+                self.statement_ends[node.lineno] = end
 
     def statement_line(self, lineno: int) -> int:
         return self.statement_map.get(lineno, lineno)
@@ -80,11 +85,25 @@ class SourceInfo:
         return self.def_lines.get(lineno, lineno)
 
     def text(self, lineno: int) -> str:
-        text = self._text.get(lineno)
+        text = self.texts.get(lineno)
         if text is None:
-            raw = self._lines[lineno - 1] if 0 < lineno <= len(self._lines) else ""
-            text = raw.strip()
+            end = min(self.statement_ends.get(lineno, lineno), lineno + 20)
+            text = " ".join(raw.strip() for raw in self._lines[max(lineno - 1, 0):end]
+                            if lineno > 0)
             if len(text) > self._max_source:
                 text = text[: self._max_source - 3] + "..."
-            self._text[lineno] = text
+            self.texts[lineno] = text
         return text
+
+
+def _statements(tree: ast.AST):
+    """Every statement node, without walking into expressions (much cheaper than ast.walk)."""
+    stack = list(getattr(tree, "body", []))
+    while stack:
+        node = stack.pop()
+        if hasattr(node, "lineno"):  # match_case nodes have none: only their bodies count
+            yield node
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, name, None)
+            if children:
+                stack.extend(children)

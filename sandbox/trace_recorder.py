@@ -4,13 +4,17 @@ An implementation only turns its raw hooks into calls on `Recorder`:
 `enter(frame)` (a candidate frame starts), `resume(frame)` (a generator resumes),
 `line(state, lineno)`, `leave(state, value)` (return), `suspend(state)` (yield),
 `exception(state, exc)` and `unwind(state)` (the frame exits by an exception), then
-`finish()`. Everything else (what a frame's state is, locals diffs, loop folding, caps) lives
-here, so the two implementations give the same trace by construction.
+`finish()`. Everything else (frame state, locals diffs, loop folding, caps) lives here, so
+the two implementations give the same trace by construction.
 
-How "locals after the line" is done: a line event is appended when the line starts, and its
-`locals` are filled with what changed when the same frame reaches its next line, returns,
-raises or is suspended. So the events stay in execution order (a call made by line 5 comes
-after the L5 event) and each change is attributed to the line that made it.
+"Locals after the line": a line event is appended when the line starts, and its `locals` are
+filled with what changed when the same frame reaches its next line, returns, raises or yields.
+So events stay in execution order (a call made by line 5 comes after the L5 event) and each
+change is attributed to the line that made it.
+
+Hot-path notes: events are plain lists until `finish()` turns the kept ones into
+`TraceEvent`s; a variable is re-rendered only when it is a different object, or a container
+whose cheap snapshot no longer compares equal, or an object with its own `__repr__`.
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from sandbox.types import Trace, TraceEvent
 
 _type = type
 _len = len
+_all = all
 
 CO_OPTIMIZED = 0x0001
 CO_VARARGS = 0x0004
@@ -33,16 +38,21 @@ SKIP = 0          # not recorded at all
 LINES_ONLY = 1    # module and class bodies: line events, no call/return
 FULL = 2          # functions
 
+CAP_NOTE_PREFIX = "event cap reached after event "
 _NO_EVENTS_NAMES = frozenset({"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
 _QUIET_EXCEPTIONS = (StopIteration, StopAsyncIteration, GeneratorExit)
-# Same object means same value for these; anything else is re-rendered to see if it changed.
 _IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes, complex, tuple, frozenset,
                         range})
+_ATOMS = frozenset({int, float, str, bool, type(None), bytes, complex})
+_SNAPSHOT_TYPES = frozenset({list, dict, set, bytearray})
+_SNAPSHOT_MAX = 64
 # Values not worth a line in a prompt: definitions and imports.
 _HIDDEN_TYPES = frozenset({types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType,
                            types.MethodType})
 _MISSING = object()
-CAP_NOTE_PREFIX = "event cap reached after event "
+
+# An event while recording: [kind, lineno, func, source, locals, value, stdout, repeat]
+KIND, LINENO, FUNC, SOURCE, LOCALS, VALUE, STDOUT, REPEAT = range(8)
 
 
 class FrameState:
@@ -53,9 +63,11 @@ class FrameState:
         self.func = func
         self.full = full
         self.depth = depth
-        self.top = False           # no candidate function below it: its return is the outcome
-        self.prev: dict = {}       # name -> (value, type name, repr); repr None = not rendered
-        self.pending: TraceEvent | None = None
+        self.top = False            # no candidate function below it: its return is the outcome
+        # name -> (value, type name, repr, snapshot). repr None: seen at entry, not rendered.
+        # snapshot: a shallow copy of a small flat container, compared before re-rendering.
+        self.prev: dict = {}
+        self.pending: list | None = None
         self.line: int | None = None
         self.loops: list[Loop] = []
 
@@ -68,27 +80,65 @@ class Loop:
         self.header = header
         self.end = end
         self.iterations = 2          # made on the first jump back: the second iteration starts
-        self.quiet = False           # folding: events go to `current` instead of the trace
-        self.current: list[TraceEvent] = []
-        self.previous: list[TraceEvent] | None = None
-        self.held: list[TraceEvent] | None = None   # the first folded iteration, kept until a second
+        self.quiet = False           # folding: events go to `current`, not to the trace
+        self.current: list = []
+        self.previous: list | None = None
+        self.held: list | None = None  # the first folded iteration, kept until a second one
         self.folded = 0
         self.folded_events = 0
 
 
-def _is_marker(event: TraceEvent) -> bool:
-    return event.repeat > 1
+def _snapshot(value, t):
+    """A cheap copy to compare with later, for small containers of atoms; else None."""
+    try:
+        if t is list or t is set:
+            if _len(value) <= _SNAPSHOT_MAX and _all(_type(x) in _ATOMS for x in value):
+                return t(value)
+        elif t is dict:
+            if _len(value) <= _SNAPSHOT_MAX and _all(
+                    _type(k) in _ATOMS and _type(v) in _ATOMS for k, v in value.items()):
+                return dict(value)
+        elif t is bytearray:
+            if _len(value) <= 4 * _SNAPSHOT_MAX:
+                return bytes(value)
+    except Exception:
+        pass
+    return None
 
 
-def _size(event: TraceEvent) -> int:
-    size = _len(event.source) + 16
-    for name, (tname, text) in event.locals.items():
-        size += _len(name) + _len(tname) + _len(text) + 4
-    if event.value is not None:
-        size += _len(event.value)
-    if event.stdout is not None:
-        size += _len(event.stdout)
+def _repr_is_stable(t: type) -> bool:
+    """True when one object always shows the same repr (immutable, or object's own repr)."""
+    if t in _IMMUTABLE:
+        return True
+    try:
+        return t.__repr__ is object.__repr__
+    except Exception:
+        return False
+
+
+def _size(event: list) -> int:
+    size = _len(event[SOURCE]) + 16
+    if event[LOCALS]:
+        for name, (tname, text) in event[LOCALS].items():
+            size += _len(name) + _len(tname) + _len(text) + 4
+    if event[VALUE] is not None:
+        size += _len(event[VALUE])
+    if event[STDOUT] is not None:
+        size += _len(event[STDOUT])
     return size
+
+
+def _real_count(events: list) -> int:
+    count = _len(events)
+    for e in events:
+        if e[REPEAT] > 1:
+            count -= 1
+    return count
+
+
+def _to_event(e: list) -> TraceEvent:
+    return TraceEvent(e[KIND], e[LINENO], e[FUNC], e[SOURCE], e[LOCALS] or {}, e[VALUE],
+                      e[STDOUT], e[REPEAT])
 
 
 class Recorder:
@@ -104,18 +154,18 @@ class Recorder:
         self.active: dict = {}         # frame -> FrameState, frames now running
         self.suspended: dict = {}      # frame -> FrameState, generators between yields
         self.depth = 0
-        self.events: list[TraceEvent] = []
+        self._full_active = 0          # candidate function frames now running
+        self.events: list = []
         self._sinks: list[Loop] = []   # quiet loops, innermost last
-        self._live = 0
-        self._chars = 0
+        self._live = 0                 # events held (trace + loop buffers)
+        self._max_events = caps.max_events
         self._capped = False
-        self._cap_reason = ""
-        self._tail: list[TraceEvent] = []
+        self._tail: list = []
         self._elided = 0
         self._elided_after_cap = 0
-        self._full_active = 0          # candidate function frames now running
         self._notes: list[str] = []
         self._skip_names: set[str] = set()
+        self._stable_types: dict = dict.fromkeys(_IMMUTABLE, True)
 
     # ---- classification -------------------------------------------------------------------
     def mode_of(self, code) -> int:
@@ -145,44 +195,41 @@ class Recorder:
         if full:
             self._call_event(st, frame, code)
         else:
-            st.prev = {name: (value, None, None) for name, value in frame.f_locals.items()}
+            st.prev = {name: (value, None, None, None)
+                       for name, value in frame.f_locals.items()}
         return st
 
     def resume(self, frame) -> FrameState:
         st = self.suspended.pop(frame, None)
         if st is None:  # a generator that started before tracing did
-            st = FrameState(frame, frame.f_code.co_name, False, self.depth)
-            st.prev = {name: (value, None, None) for name, value in frame.f_locals.items()}
-            st.full = self.mode_of(frame.f_code) == FULL
+            st = FrameState(frame, frame.f_code.co_name, self.mode_of(frame.f_code) == FULL,
+                            self.depth)
+            st.prev = {name: (value, None, None, None)
+                       for name, value in frame.f_locals.items()}
         st.depth = self.depth
         st.line = None
         self._activate(st)
         return st
-
-    def _activate(self, st: FrameState) -> None:
-        self.depth += 1
-        st.top = self._full_active == 0
-        if st.full:
-            self._full_active += 1
-        self.active[st.frame] = st
 
     def line(self, st: FrameState, lineno: int) -> None:
         src = self._src or self.src
         lineno = src.statement_map.get(lineno, lineno)
         previous = st.line
         if lineno == previous:
-            return  # same statement again (comprehension, one-line loop): one event
+            return  # the same statement again (comprehension, one-line loop): one event
         if st.pending is not None:
             self._finish_line(st)
         st.line = lineno
         if self._capped:
             self._elided += 1
+            self._elided_after_cap += 1
             return
         loops = st.loops
-        while loops and not (loops[-1].header <= lineno <= loops[-1].end):
-            self._exit_loop(st, loops.pop())
+        if loops:
+            while loops and not (loops[-1].header <= lineno <= loops[-1].end):
+                self._exit_loop(st, loops.pop())
         if previous is not None and lineno < previous:
-            end = src.loop_ends.get(lineno) if not src.dynamic else previous
+            end = previous if src.dynamic else src.loop_ends.get(lineno)
             if end is not None:
                 if loops and loops[-1].header == lineno:
                     self._next_iteration(loops[-1])
@@ -191,16 +238,22 @@ class Recorder:
                     loops.append(loop)
                     if self.caps.max_loop_iterations_shown < 2:
                         self._go_quiet(loop)
-        event = TraceEvent("line", lineno, st.func, src.text(lineno))
-        if self._emit(event):
+        text = src.texts.get(lineno)
+        if text is None:
+            text = src.text(lineno)
+        event = ["line", lineno, st.func, text, None, None, None, 1]
+        if self._live < self._max_events:
+            (self._sinks[-1].current if self._sinks else self.events).append(event)
+            self._live += 1
             st.pending = event
+        else:
+            self._emit(event)
 
     def leave(self, st: FrameState, value) -> None:
         self._close_frame(st)
         if st.full:
-            event = TraceEvent("return", st.line or 0, st.func,
-                               value=safe_repr(value, self.caps.max_repr))
-            self._emit(event, final=st.top)
+            text = safe_repr(value, self.caps.max_repr)
+            self._emit(["return", st.line or 0, st.func, "", None, text, None, 1], final=st.top)
 
     def suspend(self, st: FrameState) -> None:
         self._close_frame(st)
@@ -219,8 +272,8 @@ class Recorder:
         if text:
             message = f"{message}: {text}"
         lineno = st.line if st.line is not None else st.frame.f_lineno
-        event = TraceEvent("exception", lineno, st.func, self.src.text(lineno), value=message)
-        self._emit(event, final=st.top)
+        self._emit(["exception", lineno, st.func, self.src.text(lineno), None, message, None, 1],
+                   final=st.top)
 
     def finish(self) -> Trace:
         for st in sorted(self.active.values(), key=lambda s: -s.depth):
@@ -229,21 +282,56 @@ class Recorder:
             while st.loops:
                 self._exit_loop(st, st.loops.pop())
         while self._sinks:  # only if frames vanished without an exit event
-            loop = self._sinks[-1]
-            self._exit_loop(None, loop)
+            self._exit_loop(None, self._sinks[-1])
         self.active.clear()
         self.suspended.clear()
         events = self.events
         notes = list(self._notes)
+        reason = f"max_events={self.caps.max_events}" if self._capped else ""
+        keep = self._within_chars(events)
+        if keep < _len(events):
+            if not self._capped:
+                self._elided_after_cap = 0
+                reason = f"max_total_chars={self.caps.max_total_chars}"
+                last = events[-1]
+                if last[KIND] in ("return", "exception") and self.caps.tail_events:
+                    self._tail = [last]
+                    events = events[:-1]
+            dropped = _real_count(events[keep:])
+            self._elided += dropped
+            self._elided_after_cap += dropped
+            events = events[:keep]
+            self._capped = True
         if self._capped:
-            notes.append(f"{CAP_NOTE_PREFIX}{_len(events)}: {self._cap_reason}; "
+            notes.append(f"{CAP_NOTE_PREFIX}{_len(events)}: {reason}; "
                          f"{self._elided_after_cap} later events not recorded"
                          + (f", the last {_len(self._tail)} kept" if self._tail else ""))
             events = events + self._tail
-        return Trace(events=events, elided_events=self._elided, truncated=self._capped,
-                     notes=notes)
+        return Trace(events=[_to_event(e) for e in events], elided_events=self._elided,
+                     truncated=self._capped, notes=notes)
 
     # ---- internals --------------------------------------------------------------------------
+    def _activate(self, st: FrameState) -> None:
+        self.depth += 1
+        st.top = self._full_active == 0
+        if st.full:
+            self._full_active += 1
+        self.active[st.frame] = st
+
+    def _within_chars(self, events: list) -> int:
+        """How many leading events fit in max_total_chars."""
+        budget = self.caps.max_total_chars
+        worst = (self.caps.max_source + 16 + 3 * self.caps.max_repr + self.caps.max_stdout
+                 + self.caps.max_locals * (self.caps.max_repr + 40))
+        if _len(events) * worst <= budget:
+            return _len(events)
+        used = 0
+        for i, e in enumerate(events):
+            used += _size(e)
+            if used > budget:
+                return i
+        return _len(events)
+
     def _call_event(self, st: FrameState, frame, code) -> None:
         flags = code.co_flags
         nargs = (code.co_argcount + code.co_kwonlyargcount + bool(flags & CO_VARARGS)
@@ -256,16 +344,19 @@ class Recorder:
             value = f_locals.get(name, _MISSING)
             if value is _MISSING:
                 continue
-            tname = _type(value).__name__
+            t = _type(value)
             text = safe_repr(value, limit)
-            prev[name] = (value, tname, text)
+            prev[name] = (value, t.__name__, text, _snapshot(value, t))
             if _len(args) < self.caps.max_locals:
-                args[name] = (tname, text)
-        for name, value in f_locals.items():  # free variables of a nested function
-            if name not in prev:
-                prev[name] = (value, _type(value).__name__, safe_repr(value, limit))
-        lineno = self.src.def_line(code.co_firstlineno)
-        self._emit(TraceEvent("call", lineno, st.func, self.src.text(lineno), locals=args))
+                args[name] = (t.__name__, text)
+        if _len(f_locals) > _len(prev):  # free variables of a nested function
+            for name, value in f_locals.items():
+                if name not in prev:
+                    t = _type(value)
+                    prev[name] = (value, t.__name__, safe_repr(value, limit), _snapshot(value, t))
+        src = self.src
+        lineno = src.def_line(code.co_firstlineno)
+        self._emit(["call", lineno, st.func, src.text(lineno), args, None, None, 1])
 
     def _close_frame(self, st: FrameState) -> None:
         if st.pending is not None:
@@ -282,8 +373,7 @@ class Recorder:
         st.pending = None
         changed = self._diff(st)
         if changed:
-            event.locals = changed
-            self._chars += _size(event) - _len(event.source) - 16
+            event[LOCALS] = changed
         getter = self._stdout_getter
         if getter is not None:
             try:
@@ -293,34 +383,41 @@ class Recorder:
             if out != self._last_stdout and isinstance(out, str):
                 self._last_stdout = out
                 limit = self.caps.max_stdout
-                event.stdout = out if _len(out) <= limit else "..." + out[-limit:]
-                self._chars += _len(event.stdout)
+                event[STDOUT] = out if _len(out) <= limit else "..." + out[-limit:]
 
     def _diff(self, st: FrameState) -> dict | None:
         try:
-            f_locals = st.frame.f_locals
-            items = list(f_locals.items())
+            items = list(st.frame.f_locals.items())
         except Exception:
             return None
         prev = st.prev
         skip = self._skip_names
+        stable = self._stable_types
         limit = self.caps.max_repr
         changed = None
         extra = 0
         for name, value in items:
             old = prev.get(name)
             t = _type(value)
-            if old is not None and old[0] is value and (old[2] is None or t in _IMMUTABLE):
-                continue
+            if old is not None and old[0] is value:
+                same = stable.get(t)
+                if same is None:
+                    same = stable[t] = _repr_is_stable(t)
+                if same or old[2] is None:
+                    continue
+                snapshot = old[3]
+                if snapshot is not None and snapshot == value:
+                    continue
             if name in skip:
                 continue
             if t in _HIDDEN_TYPES or name[:1] == "." or (name[:2] == "__" and name[-2:] == "__"):
-                if name[:1] == "." or name[:2] == "__":
+                if t not in _HIDDEN_TYPES:
                     skip.add(name)
                 continue
             text = safe_repr(value, limit)
             tname = t.__name__
-            prev[name] = (value, tname, text)
+            prev[name] = (value, tname, text,
+                          _snapshot(value, t) if t in _SNAPSHOT_TYPES else None)
             if old is not None and old[2] == text and old[1] == tname:
                 continue
             if changed is None:
@@ -333,33 +430,24 @@ class Recorder:
             changed["..."] = ("", f"{extra} more")
         return changed
 
-    def _emit(self, event: TraceEvent, final: bool = False) -> bool:
-        if not self._capped:
-            if self._live >= self.caps.max_events:
-                self._cap(f"max_events={self.caps.max_events}")
-            elif self._chars >= self.caps.max_total_chars:
-                self._cap(f"max_total_chars={self.caps.max_total_chars}")
+    def _emit(self, event: list, final: bool = False) -> bool:
+        if not self._capped and self._live >= self._max_events:
+            self._capped = True
         if self._capped:
+            self._elided += 1
+            self._elided_after_cap += 1
             if final and self.caps.tail_events:
                 self._tail.append(event)
+                self._elided -= 1
+                self._elided_after_cap -= 1
                 if _len(self._tail) > self.caps.tail_events:
                     self._tail.pop(0)
                     self._elided += 1
                     self._elided_after_cap += 1
-            else:
-                self._elided += 1
-                self._elided_after_cap += 1
             return False
-        sink = self._sinks[-1].current if self._sinks else self.events
-        sink.append(event)
+        (self._sinks[-1].current if self._sinks else self.events).append(event)
         self._live += 1
-        self._chars += _size(event)
         return True
-
-    def _cap(self, reason: str) -> None:
-        self._capped = True
-        self._cap_reason = reason
-        self._elided_after_cap = 0
 
     def _go_quiet(self, loop: Loop) -> None:
         loop.quiet = True
@@ -376,22 +464,17 @@ class Recorder:
         elif loop.iterations > self.caps.max_loop_iterations_shown:
             self._go_quiet(loop)
 
-    def _fold(self, loop: Loop, events: list[TraceEvent]) -> None:
-        count = sum(1 for e in events if not _is_marker(e))
+    def _fold(self, loop: Loop, events: list) -> None:
+        count = _real_count(events)
         if loop.folded == 0:
-            loop.held = events  # dropped only when a second iteration is folded
+            loop.held = events  # dropped only once a second iteration is folded
         else:
             if loop.held is not None:
-                self._drop(loop.held)
+                self._live -= _len(loop.held)
                 loop.held = None
-            self._drop(events)
+            self._live -= _len(events)
         loop.folded += 1
         loop.folded_events += count
-
-    def _drop(self, events: list[TraceEvent]) -> None:
-        self._live -= _len(events)
-        for e in events:
-            self._chars -= _size(e)
 
     def _exit_loop(self, st: FrameState | None, loop: Loop) -> None:
         if not loop.quiet:
@@ -404,32 +487,29 @@ class Recorder:
         current = loop.current
         shown = current
         if loop.previous is not None:
-            header_only = (_len(current) <= 1 and all(
-                e.kind == "line" and e.lineno == loop.header for e in current))
+            header_only = (_len(current) <= 1 and _all(
+                e[KIND] == "line" and e[LINENO] == loop.header for e in current))
             if header_only:
                 shown = loop.previous + current
             else:
                 self._fold(loop, loop.previous)
-        out: list[TraceEvent]
         if loop.folded == 1:
             out = (loop.held or []) + shown
         elif loop.folded >= 2:
             func = st.func if st is not None else ""
-            text = self.src.text(loop.header)
             value = (f"lines {loop.header}-{loop.end}: {loop.folded} iterations folded "
                      f"({loop.folded_events} events)")
-            marker = TraceEvent("line", loop.header, func, text, value=value, repeat=loop.folded)
+            marker = ["line", loop.header, func, self.src.text(loop.header), None, value, None,
+                      loop.folded]
             self._elided += loop.folded_events
             where = f" in {func}" if func and func != "<module>" else ""
             self._notes.append(f"loop at line {loop.header}{where}: {loop.folded} iterations "
                                f"folded ({loop.folded_events} events elided)")
             self._live += 1
-            self._chars += _size(marker)
             out = [marker] + shown
         else:
             out = shown
-        sink = self._sinks[-1].current if self._sinks else self.events
-        sink.extend(out)
+        (self._sinks[-1].current if self._sinks else self.events).extend(out)
         loop.current = []
         loop.previous = None
         loop.held = None
