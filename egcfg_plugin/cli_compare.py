@@ -1,0 +1,167 @@
+"""`egcfg compare`: the baseline and EG-CFG side by side on one benchmark, and `egcfg report`.
+
+    egcfg compare --task mbpp --model default --egcfg quick --limit 10
+    egcfg report runs/compare/mbpp-quick-default
+
+Every input is checked before the model loads. Per task: the baseline runs, then the EG-CFG
+agents (see egcfg_plugin.agents for the selection rule); both answers are scored on the hidden
+tests and appended to tasks.jsonl, so an interrupted run resumes where it stopped. Generations
+are cached (egcfg_plugin.agents_cache), so a rerun regenerates nothing.
+
+Several GPUs: `accelerate launch -m egcfg_plugin.cli compare ...` splits the tasks between the
+processes (one model copy per GPU); each writes tasks.rank<N>.jsonl and the main one renders.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OUR_FILES = ("run.json", "summary.md", "summary.csv", "compare.png", "flips.md")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="egcfg compare", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True, help="benchmark: mbpp, humaneval, mbpp_plus, humaneval_plus, ...")
+    p.add_argument("--model", default="default", help="'default', a pinned model name, a local folder or a hub name")
+    p.add_argument("--baseline", default="greedy", help="'greedy' (gamma=0 on the same code path) or a compact config")
+    p.add_argument("--egcfg", default="quick",
+                   help="agents: a shipped grid (quick, paper_grid), a grid YAML file, or compact configs joined by commas")
+    p.add_argument("--limit", type=int, default=None, help="run the first N tasks of the benchmark's test split")
+    p.add_argument("--out", default=None, help="output folder (default runs/compare/<task>-<grid>-<model>)")
+    p.add_argument("--force", action="store_true", help="replace a run of another config found in --out")
+    p.add_argument("--workers", type=int, default=1,
+                   help="agent worker processes, each with its own model copy (1: agents run in this process)")
+    p.add_argument("--all-agents", action="store_true",
+                   help="run every agent on every task (slower) to report the 'any agent solves it' upper bound")
+    p.add_argument("--prompt-style", default="chat", help="the adapter's prompt style (as the egcfg_* lm-eval tasks use)")
+    p.add_argument("--cache", default=None, help="generation cache folder (default ~/.cache/egcfg/generations)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    p.add_argument("--device", default=None, help="torch device for the model (default: cpu, or the accelerate device)")
+    p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    return p
+
+
+def baseline_config(text: str):
+    from egcfg_plugin.config import EGCFGConfig
+
+    if text.strip().lower() in ("greedy", "baseline"):
+        return EGCFGConfig(gamma=0.0)
+    return EGCFGConfig.parse(text)
+
+
+def grid_name(spec: str) -> str:
+    p = Path(spec)
+    if p.suffix in (".yaml", ".yml"):
+        return p.stem
+    return spec if len(spec) <= 40 else hashlib.sha256(spec.encode()).hexdigest()[:10]
+
+
+def prepare(args) -> dict:
+    """Check every input and the out dir; return the run's identity. Loads no model."""
+    from egcfg_plugin.agents import load_grid
+
+    if args.limit is not None and args.limit < 1:
+        raise SystemExit(f"egcfg compare: --limit {args.limit} selects no task; give a positive number or leave it out")
+    if args.workers < 1:
+        raise SystemExit(f"egcfg compare: --workers {args.workers}: need at least 1")
+    try:
+        grid = load_grid(args.egcfg)
+        base = baseline_config(args.baseline)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"egcfg compare: {e}") from None
+    model_label = Path(args.model).name or args.model
+    out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
+    identity = {"task": args.task, "model": args.model, "baseline": base.compact,
+                "egcfg": [c.compact for c in grid], "prompt_style": args.prompt_style, "all_agents": args.all_agents}
+    meta_path = out / "run.json"
+    replace = False
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        old_id = {k: old.get(k) for k in identity}
+        if old_id != identity:
+            diff = ", ".join(f"{k}: {old_id[k]!r} there, {identity[k]!r} now" for k in identity if old_id[k] != identity[k])
+            if not args.force:
+                raise SystemExit(f"egcfg compare: {out} holds a run with another config ({diff}). "
+                                 f"Use another --out, or --force to replace that run.")
+            log.warning("--force: replacing the run in %s (%s)", out, diff)
+            replace = True
+    elif any(out.glob("tasks*.jsonl")):
+        if not args.force:
+            raise SystemExit(f"egcfg compare: {out} holds task records but no run.json; use another --out or --force")
+        replace = True
+    from task_adapters.registry import get_adapter
+
+    try:
+        get_adapter(args.task)
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
+    if replace:
+        clear_run(out)
+    return {"out": out, "grid": grid, "base": base, "identity": identity}
+
+
+def clear_run(out: Path) -> None:
+    for name in OUR_FILES:
+        (out / name).unlink(missing_ok=True)
+    for p in out.glob("tasks*.jsonl"):
+        p.unlink()
+    shutil.rmtree(out / "logs", ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    prep = prepare(args)
+    from egcfg_plugin.compare_run import run_compare
+
+    run_compare(args, prep, command="egcfg compare " + " ".join(shlex.quote(a) for a in (argv or sys.argv[2:])))
+    return 0
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="egcfg report", description="Re-render a compare run's summary from its JSONL.")
+    p.add_argument("dir", help="the --out folder of an `egcfg compare` run")
+    p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    args = p.parse_args(argv)
+    from egcfg_plugin.report import render
+
+    try:
+        md = render(Path(args.dir), png=not args.no_plot)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"egcfg report: {e}") from None
+    sys.stdout.write(md)
+    return 0
+
+
+def device_info(device: str, workers: int, world: int = 1) -> str:
+    """A short description of the hardware a run used."""
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(torch.device(device))
+        return f"GPU: {name}" + (f" x{world}" if world > 1 else "")
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU: {cpu}, {cores} cores" + (f", {workers} workers" if workers > 1 else "")
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")
