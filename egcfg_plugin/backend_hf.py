@@ -33,7 +33,7 @@ class HFBackend:
 
         try:
             return DynamicCache(config=self.model.config)
-        except TypeError:  # transformers 4.x before the config argument
+        except (TypeError, AttributeError):  # transformers 4.x, or a model without a real config
             return DynamicCache()
 
     @torch.inference_mode()

@@ -45,10 +45,11 @@ def code_end(text: str, entry_point: str | None) -> int | None:
     """Index in `text` where the answer's code ends, or None if it has not ended.
 
     Ends at a line starting with a fence, or, once `def entry_point(` has been written, at a
-    top-level line that starts test or demo code. Only complete lines are judged.
+    top-level line that starts test or demo code. Scripts (no entry point) end only at a fence.
+    Only complete lines are judged.
     """
     pos = 0
-    seen_def = entry_point is None
+    seen_def = False
     for line in text.splitlines(keepends=True):
         if not line.endswith("\n"):
             if line.startswith("```"):
