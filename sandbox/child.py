@@ -1,7 +1,8 @@
 """What one forked child does: isolate itself, run setup + program + test, report, exit.
 
-The fork-server calls `main(request, result_fd, run_dir)` right after `fork()`. The child never
-returns: it writes one JSON `ExecResult.to_dict()` to `result_fd` and `os._exit`s. Every way out
+The fork-server forks spare children ahead of time; each calls `serve(...)`, prepares what it
+can, and waits for its one request. The child never returns: it writes one length-prefixed
+JSON `ExecResult.to_dict()` to `result_fd`, closes it and `os._exit`s. Every way out
 (normal end, exception, wall-clock alarm, output over the cap, `sys.exit`, `os._exit`) goes
 through `_Child.finish`, so the partial trace and stdout come back whenever the process lives
 long enough to send them. Deaths it cannot report (signals, limits enforced by the kernel) are
@@ -14,12 +15,14 @@ import io
 import json
 import linecache
 import os
+import pickle
 import signal
 import sys
 import time
 import types
 
 from sandbox import limits
+from sandbox.protocol import ProtocolError, frame, read_frame
 from sandbox.checks import bounded_repr, describe_exception, stdout_matches, values_equal
 from sandbox.types import ExecResult, Status, TestCase, Trace
 
@@ -31,6 +34,7 @@ OWN_FILES = frozenset({PROGRAM_FILE, TEST_FILE, SETUP_FILE, EXPECTED_FILE})
 MAX_FD = 1 << 16
 
 _real_exit = os._exit
+_BUILTINS = dict(builtins.__dict__)   # taken in the server; restored before we judge and report
 tracer_import_error: str | None = "sandbox.tracer was not preloaded"
 
 
@@ -98,7 +102,7 @@ class _Sink(io.BufferedIOBase):
 
 
 class _Child:
-    def __init__(self, request: dict, result_fd: int, run_dir: str) -> None:
+    def __init__(self, request: dict, result_fd: int, run_dir: str, raw_stdout_fd: int) -> None:
         self.t0 = time.perf_counter()
         self.req = request
         self.test = TestCase(**request["test"])
@@ -109,18 +113,11 @@ class _Child:
         self.finishing = False
         self.tracer = None
         self.trace: Trace | None = None
-        self.raw_stdout_fd = -1
+        self.raw_stdout_fd = raw_stdout_fd
 
     # ---- isolation ---------------------------------------------------------------------
     def isolate(self) -> None:
-        limits.die_with_parent(self.req["server_pid"])
-        os.setsid()
-        signal.set_wakeup_fd(-1)
-        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        os.closerange(3, self.result_fd)
-        os.closerange(self.result_fd + 1, MAX_FD)
-        os.chdir(self.run_dir)
+        """The request-specific part: stdin, rlimits, and the bounded stdout/stderr sinks."""
         stdin_fd = _memfd("stdin")
         data = self.test.stdin.encode("utf-8", "surrogateescape")
         while data:
@@ -128,17 +125,7 @@ class _Child:
         os.lseek(stdin_fd, 0, os.SEEK_SET)
         os.dup2(stdin_fd, 0)
         os.close(stdin_fd)
-        self.raw_stdout_fd = _memfd("stdout")   # catches os.write(1, ...) and C-level prints
-        os.dup2(self.raw_stdout_fd, 1)
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        os.close(devnull)
         limits.set_rlimits(float(self.req["timeout_s"]), int(self.req["memory_mb"]))
-        os.environ["TMPDIR"] = os.environ["HOME"] = self.run_dir
-        if "tempfile" in sys.modules:
-            sys.modules["tempfile"].tempdir = self.run_dir
-        sys.dont_write_bytecode = True
-        sys.argv = [PROGRAM_FILE]
         self.out = _Sink(self.limit, lambda: self._over_limit("stdout"), 1)
         self.err = _Sink(self.limit, lambda: self._over_limit("stderr"), 2)
         sys.stdout = sys.__stdout__ = io.TextIOWrapper(self.out, encoding="utf-8",
@@ -251,6 +238,9 @@ class _Child:
             self.trace = Trace(notes=[f"no trace: tracer.start failed ({describe_exception(exc)})"])
 
     def stop_tracer(self) -> Trace | None:
+        """Stop recording, and undo any change the candidate made to builtins (our own code
+        below uses them)."""
+        _restore_builtins()
         tracer, self.tracer = self.tracer, None
         if tracer is not None:
             try:
@@ -302,19 +292,28 @@ class _Child:
         except BaseException as exc:
             data = json.dumps(ExecResult(status=Status.ERROR, error="sandbox could not encode the result: "
                                          + describe_exception(exc)).to_dict()).encode()
-        view = memoryview(data)
+        view = memoryview(frame(data))
         try:
             while view:
                 view = view[os.write(self.result_fd, view):]
+            os.close(self.result_fd)  # EOF now: the server answers without waiting for the exit
         except OSError:
             pass
         _real_exit(0)
 
 
-def main(request: dict, result_fd: int, run_dir: str) -> None:
-    """Run one request in this freshly forked process; never returns."""
+def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int) -> None:
+    """A spare child, freshly forked by the server: prepare everything that does not depend on
+    the request, wait for the request on `request_fd`, run it, report on `result_fd`, exit.
+    Never returns."""
     try:
-        child = _Child(request, result_fd, run_dir)
+        raw_stdout_fd = prepare_process(request_fd, result_fd, run_dir, server_pid)
+        try:
+            request = pickle.loads(read_frame(request_fd))
+        except (ProtocolError, OSError, EOFError, pickle.UnpicklingError):
+            _real_exit(0)  # the server is shutting down: no work for this spare
+        os.close(request_fd)
+        child = _Child(request, result_fd, run_dir, raw_stdout_fd)
         try:
             child.isolate()
             child.execute()
@@ -322,6 +321,39 @@ def main(request: dict, result_fd: int, run_dir: str) -> None:
             child.finish(Status.ERROR, error="sandbox child failed: " + describe_exception(exc))
     finally:
         _real_exit(70)
+
+
+def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: int) -> int:
+    """Own session and process group, default signals, no inherited fds, cwd in the run
+    directory, fd 1 a memfd (returned) and fd 2 /dev/null."""
+    limits.die_with_parent(server_pid)
+    os.setsid()
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    low, high = sorted((request_fd, result_fd))
+    os.closerange(3, low)
+    os.closerange(low + 1, high)
+    os.closerange(high + 1, MAX_FD)
+    os.chdir(run_dir)
+    raw_stdout_fd = _memfd("stdout")   # catches os.write(1, ...) and C-level prints
+    os.dup2(raw_stdout_fd, 1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    os.environ["TMPDIR"] = os.environ["HOME"] = run_dir
+    if "tempfile" in sys.modules:
+        sys.modules["tempfile"].tempdir = run_dir
+    sys.dont_write_bytecode = True
+    sys.argv = [PROGRAM_FILE]
+    return raw_stdout_fd
+
+
+def _restore_builtins() -> None:
+    namespace = builtins.__dict__
+    namespace.update(_BUILTINS)
+    for name in [k for k in namespace if k not in _BUILTINS]:
+        del namespace[name]
 
 
 def _memfd(name: str) -> int:

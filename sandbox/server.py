@@ -2,16 +2,23 @@
 
 Started by sandbox.runner as `python -c <boot> <project root>` with its stdin/stdout as the
 request/response pipes. At start it enters a fresh network namespace (where allowed), becomes a
-child subreaper, pre-imports the tracer and common stdlib modules, and freezes the GC, so that
-each fork is cheap and copies little. Then it loops: read requests, fork children, enforce
-the hard wall-clock deadline with SIGKILL to the child's process group, reap, remove the run
-directory, and forward (exit status, result bytes) to the parent. It exits when the parent
-closes the request pipe, killing whatever still runs.
+child subreaper, pre-imports and warms the tracer and common stdlib modules, and freezes the GC,
+so that each fork is cheap and copies little.
+
+It keeps a few *spare* children forked ahead of time; each has already isolated itself as far
+as it can without the request and waits on its own pipe (sandbox/child.py `serve`). A request
+goes to a spare, and a new spare is forked after, off the critical path. The server enforces
+the hard wall-clock deadline with SIGKILL to the child's process group, answers the parent as
+soon as the child's complete result frame arrives (or, failing that, with its exit status once
+reaped), removes the run directory, and exits when the parent closes the request pipe, killing
+whatever still runs.
 """
 from __future__ import annotations
 
+import collections
 import errno
 import gc
+import itertools
 import json
 import logging
 import os
@@ -24,7 +31,7 @@ import tempfile
 import time
 
 from sandbox import child, limits
-from sandbox.protocol import FrameBuffer, frame, kill_deadline, write_all
+from sandbox.protocol import LENGTH, FrameBuffer, frame, kill_deadline, write_all
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +41,20 @@ PRELOAD = ("collections", "itertools", "functools", "heapq", "bisect", "math", "
 PAYLOAD_OVERHEAD = 16 << 20
 
 
+class _Spare:
+    __slots__ = ("pid", "req_w", "res_r", "run_dir")
+
+    def __init__(self, pid: int, req_w: int, res_r: int, run_dir: str) -> None:
+        self.pid, self.req_w, self.res_r, self.run_dir = pid, req_w, res_r, run_dir
+
+
 class _Job:
     __slots__ = ("id", "pid", "fd", "chunks", "size", "cap", "start", "deadline", "run_dir",
-                 "wall_killed", "overflow", "status")
+                 "wall_killed", "overflow", "status", "answered")
 
-    def __init__(self, req: dict, pid: int, fd: int, run_dir: str) -> None:
+    def __init__(self, req: dict, spare: _Spare) -> None:
         self.id = req["id"]
-        self.pid, self.fd, self.run_dir = pid, fd, run_dir
+        self.pid, self.fd, self.run_dir = spare.pid, spare.res_r, spare.run_dir
         self.chunks: list[bytes] = []
         self.size = 0
         self.cap = 4 * int(req["output_limit"]) + PAYLOAD_OVERHEAD
@@ -49,13 +63,24 @@ class _Job:
         self.wall_killed = False
         self.overflow = False
         self.status: int | None = None
+        self.answered = False
+
+    def result_frame(self) -> bytes:
+        """The child's JSON when its length-prefixed frame arrived whole, else b''."""
+        data = b"".join(self.chunks)
+        if len(data) >= LENGTH.size and LENGTH.unpack_from(data)[0] == len(data) - LENGTH.size:
+            return data[LENGTH.size:]
+        return b""
 
 
 class Server:
-    def __init__(self, req_fd: int, resp_fd: int) -> None:
+    def __init__(self, req_fd: int, resp_fd: int, spares: int) -> None:
         self.req_fd, self.resp_fd = req_fd, resp_fd
         self.sel = selectors.DefaultSelector()
-        self.jobs: dict[int, _Job] = {}      # by pid
+        self.jobs: dict[int, _Job] = {}          # by pid
+        self.spares: collections.deque[_Spare] = collections.deque()
+        self.spare_target = spares
+        self.run_ids = itertools.count(1)
         self.frames = FrameBuffer()
         self.base = tempfile.mkdtemp(prefix="egcfg-sandbox-")
         self.wake_r, self.wake_w = os.pipe()
@@ -69,9 +94,15 @@ class Server:
         self.open = True
 
     def send(self, header: dict, payload: bytes = b"") -> None:
-        write_all(self.resp_fd, frame(json.dumps(header).encode()) + frame(payload))
+        if not self.open:
+            return
+        try:
+            write_all(self.resp_fd, frame(json.dumps(header).encode()) + frame(payload))
+        except OSError:  # the parent is gone
+            self._stop_taking_work()
 
     def loop(self) -> None:
+        self._replenish()
         while self.open or self.jobs:
             now = time.monotonic()
             timeout = min((j.deadline for j in self.jobs.values() if not j.wall_killed), default=None)
@@ -86,40 +117,74 @@ class Server:
                     self._read_result(key.data)
             self._reap()
             self._enforce_deadlines()
+            self._replenish()
+
+    # ---- spares and requests ---------------------------------------------------------------
+    def _fork_spare(self) -> _Spare:
+        run_dir = os.path.join(self.base, str(next(self.run_ids)))
+        os.mkdir(run_dir, 0o700)
+        req_r, req_w = os.pipe()
+        res_r, res_w = os.pipe()
+        server_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the spare child: never returns
+            try:
+                os.close(req_w)
+                os.close(res_r)
+                child.serve(req_r, res_w, run_dir, server_pid)
+            finally:
+                os._exit(70)
+        os.close(req_r)
+        os.close(res_w)
+        return _Spare(pid, req_w, res_r, run_dir)
+
+    def _replenish(self) -> None:
+        while self.open and len(self.spares) < self.spare_target:
+            self.spares.append(self._fork_spare())
 
     def _read_requests(self) -> None:
         try:
             data = os.read(self.req_fd, 1 << 20)
         except BlockingIOError:
             return
-        if not data:  # the parent closed the pipe: stop taking work, kill what runs
-            self.open = False
-            self.sel.unregister(self.req_fd)
-            for job in self.jobs.values():
-                _kill_group(job.pid)
+        if not data:  # the parent closed the pipe
+            self._stop_taking_work()
             return
         for raw in self.frames.feed(data):
             self._start(pickle.loads(raw))
 
     def _start(self, req: dict) -> None:
-        run_dir = os.path.join(self.base, str(req["id"]))
-        os.mkdir(run_dir, 0o700)
-        r, w = os.pipe()
-        req["server_pid"] = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns
+        message = frame(pickle.dumps(req))
+        while True:
+            spare = self.spares.popleft() if self.spares else self._fork_spare()
             try:
-                os.close(r)
-                child.main(req, w, run_dir)
-            finally:
-                os._exit(70)
-        os.close(w)
-        os.set_blocking(r, False)
-        job = _Job(req, pid, r, run_dir)
-        self.jobs[pid] = job
-        self.sel.register(r, selectors.EVENT_READ, job)
-        log.debug("run %s: child %d", job.id, pid)
+                write_all(spare.req_w, message)
+                break
+            except OSError:  # the spare died (it is reaped as an unknown pid)
+                self._discard_spare(spare)
+        os.close(spare.req_w)
+        os.set_blocking(spare.res_r, False)
+        job = _Job(req, spare)
+        self.jobs[job.pid] = job
+        self.sel.register(job.fd, selectors.EVENT_READ, job)
+        log.debug("run %s: child %d", job.id, job.pid)
 
+    def _discard_spare(self, spare: _Spare) -> None:
+        _kill_group(spare.pid)
+        for fd in (spare.req_w, spare.res_r):
+            _close(fd)
+        _remove_tree(spare.run_dir)
+
+    def _stop_taking_work(self) -> None:
+        if self.open:
+            self.open = False
+            self.sel.unregister(self.req_fd)
+        for job in self.jobs.values():
+            _kill_group(job.pid)
+        while self.spares:
+            self._discard_spare(self.spares.popleft())
+
+    # ---- results -----------------------------------------------------------------------------
     def _read_result(self, job: _Job) -> None:
         while job.fd >= 0:
             try:
@@ -141,7 +206,21 @@ class Server:
             self.sel.unregister(job.fd)
             os.close(job.fd)
             job.fd = -1
+        if not job.answered and not job.overflow:
+            payload = job.result_frame()
+            if payload:  # a whole result: answer now, reap later
+                self._answer(job, payload)
         self._maybe_done(job)
+
+    def _answer(self, job: _Job, payload: bytes) -> None:
+        job.answered = True
+        _remove_tree(job.run_dir)
+        status = job.status
+        self.send({"id": job.id, "wall_s": time.monotonic() - job.start, "wall_killed": job.wall_killed,
+                   "overflow": job.overflow,
+                   "exit": os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else None,
+                   "signal": os.WTERMSIG(status) if status is not None and os.WIFSIGNALED(status) else None},
+                  payload)
 
     def _reap(self) -> None:
         while True:
@@ -156,27 +235,25 @@ class Server:
                 _kill_group(job.pid)  # anything it left behind in its group goes too
             _, status = os.waitpid(info.si_pid, 0)
             if job is None:
-                continue  # an orphaned grandchild re-parented to us (subreaper)
+                self._forget_spare(info.si_pid)  # a spare that died, or an orphaned grandchild
+                continue
             job.status = status
             self._read_result(job)  # everything it wrote is in the pipe now
             self._close_pipe(job)
+
+    def _forget_spare(self, pid: int) -> None:
+        for spare in list(self.spares):
+            if spare.pid == pid:
+                self.spares.remove(spare)
+                self._discard_spare(spare)
 
     def _maybe_done(self, job: _Job) -> None:
         if job.status is None or job.fd >= 0 or self.jobs.get(job.pid) is not job:
             return
         del self.jobs[job.pid]
-        _remove_tree(job.run_dir)
-        status = job.status
-        header = {"id": job.id, "wall_s": time.monotonic() - job.start, "wall_killed": job.wall_killed,
-                  "overflow": job.overflow,
-                  "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-                  "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None}
-        payload = b"" if job.overflow else b"".join(job.chunks)
-        if self.open:
-            try:
-                self.send(header, payload)
-            except OSError:  # the parent is gone
-                self.open = False
+        if not job.answered:
+            self._answer(job, b"")
+        _remove_tree(job.run_dir)  # again: a thread of the child may have written after the answer
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()
@@ -187,12 +264,15 @@ class Server:
                 log.debug("run %s: killed at the wall-clock deadline", job.id)
 
     def close(self) -> None:
-        for job in list(self.jobs.values()):
-            _kill_group(job.pid)
+        self._stop_taking_work()
         deadline = time.monotonic() + 5
-        while self.jobs and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             self._reap()
-            time.sleep(0.01)
+            try:
+                os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                break  # no children left at all
+            time.sleep(0.005)
         _remove_tree(self.base)
 
 
@@ -204,6 +284,13 @@ def _kill_group(pid: int) -> None:
             pass
 
 
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 4096):
@@ -213,17 +300,31 @@ def _drain(fd: int) -> None:
 
 
 def _remove_tree(path: str) -> None:
+    if not os.path.lexists(path):
+        return
+
     def fix_and_retry(func, p, _exc):
         try:
             os.chmod(os.path.dirname(p), 0o700)
             func(p)
         except OSError:
             pass
+    handler = {"onexc" if sys.version_info >= (3, 12) else "onerror": fix_and_retry}
     try:
-        shutil.rmtree(path, onerror=fix_and_retry)
+        shutil.rmtree(path, **handler)
     except OSError as exc:
         if exc.errno != errno.ENOENT:
             log.warning("could not remove %s: %s", path, exc)
+
+
+def _spare_count() -> int:
+    try:
+        return max(1, int(os.environ.get("EGCFG_SANDBOX_SPARES", "")))
+    except ValueError:
+        try:
+            return max(2, len(os.sched_getaffinity(0)))
+        except AttributeError:
+            return max(2, os.cpu_count() or 1)
 
 
 def main() -> None:
@@ -245,12 +346,12 @@ def main() -> None:
         except Exception as exc:
             log.warning("could not preload %s: %s", name, exc)
     tracer_error = child.preload()
-    server = Server(req_fd, resp_fd)
+    server = Server(req_fd, resp_fd, _spare_count())
     gc.collect()
     gc.freeze()  # children do not touch the pages of everything imported so far
     hello = {"hello": 1, "pid": os.getpid(), "python": sys.version.split()[0], "netns": netns,
              "netns_reason": netns_reason, "subreaper": subreaper, "tracer_error": tracer_error,
-             "base": server.base}
+             "spares": server.spare_target, "base": server.base}
     try:
         server.send(hello)
         server.loop()
