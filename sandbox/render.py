@@ -12,8 +12,8 @@
       L5 return s
     return 4950
 
-Calls indent what runs inside them (two spaces a level, at most five levels). Module-level
-definitions and imports that changed nothing are left out. When the text is longer than
+Calls indent what runs inside them (two spaces a level, at most five levels). Definitions
+and imports that changed nothing are left out. When the text is longer than
 `max_chars`, the middle is cut and the cut is said, keeping the start and the end (where the
 outcome is).
 """
@@ -89,8 +89,8 @@ def _event_lines(trace: Trace) -> list[str]:
                 stack.pop()
         indent = "  " * min(len(stack), _MAX_INDENT)
         # a generator resumed (its call is no longer on the stack): say whose line this is
-        where = "" if (event.func in stack or event.func == "<module>" or not stack
-                       or kind == "call") else f"[in {event.func}] "
+        where = "" if (kind == "call" or event.func in stack or event.func == "<module>") \
+            else f"[in {event.func}] "
         if kind == "call":
             out.append(indent + _call(event))
             stack.append(event.func)
@@ -107,9 +107,8 @@ def _event_lines(trace: Trace) -> list[str]:
             out.append(indent + f"[loop at L{event.lineno} ran {event.repeat} more times "
                        f"here; {_span(event)} not shown]")
         else:
-            if (event.func == "<module>" and not event.locals and not event.stdout
-                    and _DEFINITION.match(event.source)):
-                continue
+            if not event.locals and not event.stdout and _DEFINITION.match(event.source):
+                continue  # a def/class/import that changed nothing worth showing
             out.append(indent + where + _line(event))
     if gap_at is not None and gap_at >= len(trace.events):
         out.append(gap_text)

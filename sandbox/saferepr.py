@@ -11,8 +11,24 @@ small sets are sorted for the same reason.
 """
 from __future__ import annotations
 
+import builtins
 import re
 from collections import Counter, OrderedDict, defaultdict, deque
+
+_PINNED = ("all", "any", "bool", "bytearray", "bytes", "dict", "enumerate", "frozenset",
+           "getattr", "hasattr", "id", "int", "isinstance", "iter", "len", "list", "max", "min",
+           "next", "object", "range", "repr", "reversed", "set", "sorted", "str", "sum",
+           "tuple", "type", "zip")
+
+
+def pin_builtins(namespace: dict) -> None:
+    """Copy the builtins the tracer uses into a module's globals, now, so that traced code
+    that rebinds ``builtins.len`` (say) cannot change what the tracer calls."""
+    for name in _PINNED:
+        namespace[name] = getattr(builtins, name)
+
+
+pin_builtins(globals())
 
 # Bound at import so that traced code that rebinds builtins cannot change what we call.
 _repr = repr
@@ -68,14 +84,14 @@ def _bounded(obj: object, limit: int, depth: int) -> str:
             return f"<int with {obj.bit_length()} bits>"
         return int.__repr__(obj)
     if t is str:
-        if _len(obj) > limit:
-            return _repr(obj[:limit]) + f"...(len {_len(obj)})"
+        if _len(obj) > limit - 2:
+            return _repr(obj[: max(limit - 20, 6)]) + f"...(len {_len(obj)})"
         return _repr(obj)
     if t in _ATOMS:
         return _repr(obj)
     if t is bytes or t is bytearray:
-        if _len(obj) > limit:
-            return _repr(obj[:limit]) + f"...(len {_len(obj)})"
+        if _len(obj) > limit - 3:
+            return _repr(obj[: max(limit - 30, 6)]) + f"...(len {_len(obj)})"
         return _repr(obj)
     if t is list:
         return _items(obj, _len(obj), "[", "]", limit, depth)
@@ -120,13 +136,14 @@ def _items(items, count: int, open_: str, close: str, limit: int, depth: int) ->
         return open_ + close
     if depth <= 0:
         return f"{open_}...{count} items{close}"
+    reserve = 6 + _len(_str(count))   # room for ", ...+N" and the closing bracket
     parts = []
-    used = 2
+    used = _len(open_) + _len(close)
     for i, item in enumerate(items):
-        if used >= limit and i > 0:
+        text = _bounded(item, max(limit - used - reserve, 8), depth - 1)
+        if i > 0 and used + _len(text) > limit - reserve:
             parts.append(f"...+{count - i}")
             break
-        text = _bounded(item, max(limit - used, 8), depth - 1)
         parts.append(text)
         used += _len(text) + 2
     return open_ + ", ".join(parts) + close
@@ -138,14 +155,15 @@ def _dict(d, limit: int, depth: int) -> str:
         return "{}"
     if depth <= 0:
         return f"{{...{count} items}}"
+    reserve = 6 + _len(_str(count))
     parts = []
     used = 2
     for i, (key, value) in enumerate(d.items()):
-        if used >= limit and i > 0:
+        k = _bounded(key, max(limit - used - reserve, 8), depth - 1)
+        v = _bounded(value, max(limit - used - _len(k) - reserve, 8), depth - 1)
+        if i > 0 and used + _len(k) + _len(v) + 2 > limit - reserve:
             parts.append(f"...+{count - i}")
             break
-        k = _bounded(key, max(limit - used, 8), depth - 1)
-        v = _bounded(value, max(limit - used - _len(k), 8), depth - 1)
         parts.append(f"{k}: {v}")
         used += _len(k) + _len(v) + 4
     return "{" + ", ".join(parts) + "}"
@@ -156,10 +174,10 @@ def _namedtuple(obj, limit: int, depth: int) -> str:
     parts = []
     used = _len(name) + 2
     for i, field in enumerate(_type(obj)._fields):
-        if used >= limit and i > 0:
+        text = f"{field}={_bounded(obj[i], max(limit - used - 7 - _len(field), 8), depth - 1)}"
+        if i > 0 and used + _len(text) > limit - 6:
             parts.append("...")
             break
-        text = f"{field}={_bounded(obj[i], max(limit - used, 8), depth - 1)}"
         parts.append(text)
         used += _len(text) + 2
     return f"{name}(" + ", ".join(parts) + ")"

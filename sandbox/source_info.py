@@ -14,8 +14,10 @@ from __future__ import annotations
 import ast
 import linecache
 import logging
+from sandbox.saferepr import pin_builtins
 
 log = logging.getLogger(__name__)
+pin_builtins(globals())
 
 _COMPOUND_WITH_BODY = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith,
                        ast.Try, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,

@@ -21,10 +21,12 @@ from __future__ import annotations
 import types
 from typing import Callable
 
-from sandbox.saferepr import safe_repr, safe_str
+from sandbox.saferepr import pin_builtins, safe_repr, safe_str
 from sandbox.source_info import SourceInfo
 from sandbox.tracer import TraceCaps
 from sandbox.types import Trace, TraceEvent
+
+pin_builtins(globals())
 
 _type = type
 _len = len
@@ -166,6 +168,7 @@ class Recorder:
         self._notes: list[str] = []
         self._skip_names: set[str] = set()
         self._stable_types: dict = dict.fromkeys(_IMMUTABLE, True)
+        self.failed = False
 
     # ---- classification -------------------------------------------------------------------
     def mode_of(self, code) -> int:
@@ -251,6 +254,7 @@ class Recorder:
 
     def leave(self, st: FrameState, value) -> None:
         self._close_frame(st)
+        self._release(st)
         if st.full:
             text = safe_repr(value, self.caps.max_repr)
             self._emit(["return", st.line or 0, st.func, "", None, text, None, 1], final=st.top)
@@ -261,6 +265,15 @@ class Recorder:
 
     def unwind(self, st: FrameState) -> None:
         self._close_frame(st)
+        self._release(st)
+
+    @staticmethod
+    def _release(st: FrameState) -> None:
+        """Drop our references to a finished frame and its values, so that nothing the program
+        made lives longer because it was traced (settrace would keep a frame -> f_trace -> state
+        -> frame cycle; finalizers such as a generator's close() must run when they would)."""
+        st.frame = None
+        st.prev = {}
 
     def exception(self, st: FrameState, exc: BaseException) -> None:
         if isinstance(exc, _QUIET_EXCEPTIONS):
@@ -275,7 +288,26 @@ class Recorder:
         self._emit(["exception", lineno, st.func, self.src.text(lineno), None, message, None, 1],
                    final=st.top)
 
+    def fail(self, exc: BaseException) -> None:
+        """An error inside the tracer itself: record it; the implementation stops tracing."""
+        if not self.failed:
+            self.failed = True
+            self._notes.append(f"tracer error, nothing recorded after it: "
+                               f"{_type(exc).__name__}: {safe_str(exc, 120)}")
+
     def finish(self) -> Trace:
+        """The trace so far. Safe to call at any moment (a timeout handler may call it while a
+        hook is half-way through): if closing the open frames fails, the events kept so far
+        are returned with a note."""
+        try:
+            return self._finish()
+        except Exception as exc:
+            notes = self._notes + [f"trace closed early: {_type(exc).__name__}: "
+                                   f"{safe_str(exc, 120)}"]
+            events = [_to_event(e) for e in self.events if isinstance(e, list) and _len(e) == 8]
+            return Trace(events=events, elided_events=self._elided, truncated=True, notes=notes)
+
+    def _finish(self) -> Trace:
         for st in sorted(self.active.values(), key=lambda s: -s.depth):
             if st.pending is not None:
                 self._finish_line(st)

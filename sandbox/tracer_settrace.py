@@ -12,11 +12,13 @@ import logging
 import sys
 from typing import Callable
 
+from sandbox.saferepr import pin_builtins
 from sandbox.trace_recorder import SKIP, Recorder
 from sandbox.tracer import TraceCaps
 from sandbox.types import Trace
 
 log = logging.getLogger(__name__)
+pin_builtins(globals())
 
 # Bound at import: traced code that rebinds sys.settrace cannot redirect our own calls.
 _settrace = sys.settrace
@@ -79,20 +81,29 @@ class SettraceTracer:
             return lasti >= 0 and (opcode_at(frame, lasti) == _YIELD
                                    or opcode_at(frame, lasti - 2) == _YIELD)
 
+        def broken(exc: Exception) -> None:
+            rec.fail(exc)
+            _settrace(None)   # stop now; an exception escaping a trace hook would hit the program
+            log.debug("settrace tracer failed: %r", exc)
+
         def local_function(st):
             def local(frame, event, arg):
-                if event == "line":
-                    line(st, frame.f_lineno)
-                elif event == "return":
-                    op = opcode_at(frame, frame.f_lasti)
-                    if op in _RETURNS:
-                        leave(st, arg)
-                    elif op == _YIELD:
-                        suspend(st)
-                    else:
-                        unwind(st)
-                elif event == "exception":
-                    exception(st, arg[1])
+                try:
+                    if event == "line":
+                        line(st, frame.f_lineno)
+                    elif event == "return":
+                        op = opcode_at(frame, frame.f_lasti)
+                        if op in _RETURNS:
+                            leave(st, arg)
+                        elif op == _YIELD:
+                            suspend(st)
+                        else:
+                            unwind(st)
+                    elif event == "exception":
+                        exception(st, arg[1])
+                except Exception as exc:
+                    broken(exc)
+                    return None
                 return local
 
             if not debug:
@@ -100,19 +111,22 @@ class SettraceTracer:
 
             def logged(frame, event, arg):
                 log.debug("settrace %s %s:%s", event, st.func, frame.f_lineno)
-                local(frame, event, arg)
-                return logged
+                return logged if local(frame, event, arg) is not None else None
             return logged
 
         def global_function(frame, event, arg):
             if event != "call":
                 return None
-            mode = modes.get(frame.f_code)
-            if mode is None:
-                mode = mode_of(frame.f_code)
-            if mode == SKIP:
+            try:
+                mode = modes.get(frame.f_code)
+                if mode is None:
+                    mode = mode_of(frame.f_code)
+                if mode == SKIP:
+                    return None
+                st = resume(frame) if is_resumption(frame) else enter(frame)
+            except Exception as exc:
+                broken(exc)
                 return None
-            st = resume(frame) if is_resumption(frame) else enter(frame)
             return local_function(st)
 
         if not debug:

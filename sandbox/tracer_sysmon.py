@@ -11,17 +11,21 @@ import logging
 import sys
 from typing import Callable
 
+from sandbox.saferepr import pin_builtins
 from sandbox.trace_recorder import SKIP, Recorder
 from sandbox.tracer import TraceCaps
 from sandbox.types import Trace
 
 log = logging.getLogger(__name__)
+pin_builtins(globals())
 
 _TOOL_IDS = (3, 4, 2, 1, 0)   # 3 and 4 have no assigned role; coverage and debuggers use others
 _TOOL_NAME = "egcfg-tracer"
 _getframe = sys._getframe
 _monitoring = getattr(sys, "monitoring", None)
-_events_used_before = False   # DISABLE marks from an earlier tracer must be cleared
+# DISABLE marks left by an earlier tracer are right for us only if it traced the same filename
+# (code of any other file is never ours); otherwise they must be cleared (restart_events).
+_last_filename: str | None = None
 
 
 def free_tool_id() -> int | None:
@@ -50,7 +54,7 @@ class SysmonTracer:
         self._codes: list = []
 
     def start(self) -> None:
-        global _events_used_before
+        global _last_filename
         if self._tool is not None:
             raise RuntimeError("tracer already started; call stop() before start() again")
         tool = free_tool_id()
@@ -60,9 +64,9 @@ class SysmonTracer:
         mon = _monitoring
         mon.use_tool_id(tool, _TOOL_NAME)
         self._tool = tool
-        if _events_used_before:
+        if _last_filename is not None and _last_filename != self.filename:
             mon.restart_events()
-        _events_used_before = True
+        _last_filename = self.filename
         E = mon.events
         callbacks = self._callbacks(tool)
         if self._debug:
@@ -102,50 +106,81 @@ class SysmonTracer:
         codes = self._codes
         up = 2 if self._debug else 1   # the monitored frame, above us (and the logging wrapper)
 
+        def broken(exc: Exception) -> None:
+            rec.fail(exc)
+            mon.set_events(tool, 0)   # stop now; an exception escaping a hook would hit the program
+            for code in codes:
+                mon.set_local_events(tool, code, 0)
+            log.debug("sysmon tracer failed: %r", exc)
+
         def on_start(code, offset):
-            mode = modes.get(code)
-            if mode is None:
-                mode = mode_of(code)
-                if mode != SKIP:
-                    set_local_events(tool, code, local_events)
-                    codes.append(code)
-            if mode == SKIP:
-                return DISABLE
-            enter(_getframe(up))
+            try:
+                mode = modes.get(code)
+                if mode is None:
+                    mode = mode_of(code)
+                    if mode != SKIP:
+                        set_local_events(tool, code, local_events)
+                        codes.append(code)
+                if mode == SKIP:
+                    return DISABLE
+                enter(_getframe(up))
+            except Exception as exc:
+                broken(exc)
 
         def on_resume(code, offset):
-            resume(_getframe(up))
+            try:
+                resume(_getframe(up))
+            except Exception as exc:
+                broken(exc)
 
         def on_throw(code, offset, exc):
-            if modes.get(code):
-                resume(_getframe(up))
+            try:
+                if modes.get(code):
+                    resume(_getframe(up))
+            except Exception as error:
+                broken(error)
 
         def on_line(code, lineno):
-            st = active.get(_getframe(up))
-            if st is not None:
-                line(st, lineno)
+            try:
+                st = active.get(_getframe(up))
+                if st is not None:
+                    line(st, lineno)
+            except Exception as exc:
+                broken(exc)
 
         def on_return(code, offset, value):
-            st = active.get(_getframe(up))
-            if st is not None:
-                leave(st, value)
+            try:
+                st = active.get(_getframe(up))
+                if st is not None:
+                    leave(st, value)
+            except Exception as exc:
+                broken(exc)
 
         def on_yield(code, offset, value):
-            st = active.get(_getframe(up))
-            if st is not None:
-                suspend(st)
+            try:
+                st = active.get(_getframe(up))
+                if st is not None:
+                    suspend(st)
+            except Exception as exc:
+                broken(exc)
 
         def on_raise(code, offset, exc):
-            if modes.get(code):
-                st = active.get(_getframe(up))
-                if st is not None:
-                    exception(st, exc)
+            try:
+                if modes.get(code):
+                    st = active.get(_getframe(up))
+                    if st is not None:
+                        exception(st, exc)
+            except Exception as error:
+                broken(error)
 
         def on_unwind(code, offset, exc):
-            if modes.get(code):
-                st = active.get(_getframe(up))
-                if st is not None:
-                    unwind(st)
+            try:
+                if modes.get(code):
+                    st = active.get(_getframe(up))
+                    if st is not None:
+                        unwind(st)
+            except Exception as error:
+                broken(error)
 
         return {E.PY_START: on_start, E.PY_RESUME: on_resume, E.PY_THROW: on_throw,
                 E.LINE: on_line, E.PY_RETURN: on_return, E.PY_YIELD: on_yield,
