@@ -307,8 +307,9 @@ def _classify(answer, timeout_s: float) -> ExecResult:
     if payload:
         try:
             result = ExecResult.from_dict(json.loads(payload))
-            result.duration_s = wall
-            return result
+            if _well_formed(result):
+                result.duration_s = wall
+                return result
         except (ValueError, KeyError, TypeError, AttributeError):
             pass  # cut short by a kill, or junk: fall back to the exit status
     sig, code = header.get("signal"), header.get("exit")
@@ -324,6 +325,11 @@ def _classify(answer, timeout_s: float) -> ExecResult:
         return ExecResult(status=Status.KILLED, error=f"killed by {name}", duration_s=wall)
     return ExecResult(status=Status.ERROR, error=f"exited with code {code} without a result",
                       duration_s=wall)
+
+
+def _well_formed(result: ExecResult) -> bool:
+    return (isinstance(result.stdout, str) and isinstance(result.stderr, str)
+            and all(v is None or isinstance(v, str) for v in (result.value, result.error)))
 
 
 def _cores() -> int:

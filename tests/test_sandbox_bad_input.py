@@ -294,3 +294,25 @@ def test_server_killed_mid_run_gives_killed_and_restarts():
     assert r.status is Status.KILLED and "server" in r.error
     assert runner.server_info()["pid"] != pid
     assert run("x = 1\n", TestCase.call("x", expected="1"), **FAST).status is Status.PASSED
+
+
+def test_junk_written_to_the_result_pipe_is_an_error_not_a_crash():
+    program = ("import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'{\"status\": \"passed\"}')\n"
+               "    except OSError:\n        pass\n")
+    r = run(program, NO_CHECK, **FAST)
+    assert r.status is Status.ERROR and "without a result" in r.error
+
+
+def test_a_batch_of_bad_inputs_is_classified_in_order():
+    from sandbox import run_many
+    pairs = [
+        ("while True:\n    pass\n", NO_CHECK),
+        ("x = bytearray(20 * 2**30)\n", NO_CHECK),
+        ("import ctypes\nctypes.string_at(0)\n", NO_CHECK),
+        ("def f(:\n", NO_CHECK),
+        ("def f():\n    return 5\n", TestCase.call("f()", expected="5")),
+        ("import os\nos._exit(3)\n", NO_CHECK),
+    ]
+    statuses = [r.status for r in run_many(pairs, **FAST)]
+    assert statuses == [Status.TIMEOUT, Status.MEMORY, Status.KILLED, Status.SYNTAX_ERROR,
+                        Status.PASSED, Status.ERROR]
