@@ -36,8 +36,15 @@ class TaskAdapter(Protocol):
     def load(self, limit: int | None = None) -> list[dict]:
         """The rows of the benchmark (local files first, see task_adapters.data)."""
 
+    def task_id(self, row: dict) -> str:
+        """The row's id as this benchmark writes it ("HumanEval/0", "Mbpp/2", "11", ...)."""
+
     def problem(self, row: dict, style: str = "chat") -> Problem:
-        """The row as a Problem with visible tests only."""
+        """The row as a Problem with visible tests only. style: "chat" (messages for an instruct
+        model) or "base" (plain text ending where the code starts)."""
+
+    def visible_tests(self, row: dict) -> list[TestCase]:
+        """The examples a user would give: they guide generation and selection."""
 
     def hidden_tests(self, row: dict) -> list[TestCase]:
         """The tests used for scoring. Never shown to the model."""

@@ -1,0 +1,1 @@
+"""Benchmark adapters: dataset rows to Problems (visible tests) and hidden tests for scoring."""

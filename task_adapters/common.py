@@ -1,0 +1,219 @@
+"""Shared adapter machinery: loading, scoring through the sandbox, and prompt assembly.
+
+A concrete adapter names its dataset and says how a row becomes visible tests, hidden tests and
+prompt text; `Adapter` does the rest. Scoring runs the hidden tests in the sandbox with tracing
+off; `score_many` batches many (row, code) pairs into few sandbox calls.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections import defaultdict
+
+from egcfg_plugin.problem import FUNCTION, Problem
+from sandbox.types import ExecResult, Status, TestCase
+from task_adapters import data
+from task_adapters.base import Score
+
+log = logging.getLogger(__name__)
+
+STYLES = ("chat", "base")
+RESPONSE_PREFIX = "```python\n"
+DEFAULT_MEMORY_MB = 2048
+TIMEOUT_STEPS = (5.0, 10.0, 20.0, 30.0, 45.0, 70.0, 100.0, 150.0, 300.0, 600.0)
+
+
+def timeout_step(seconds: float) -> float:
+    """The smallest of `TIMEOUT_STEPS` that is >= `seconds` (or `seconds` itself past the last)."""
+    for step in TIMEOUT_STEPS:
+        if seconds <= step:
+            return step
+    return float(seconds)
+
+
+def run_pairs(pairs: list[tuple[str, TestCase]], timeouts: list[float],
+              memory_mb: int | list[int] = DEFAULT_MEMORY_MB) -> list[ExecResult]:
+    """Run (program, test) pairs in the sandbox without tracing. Timeouts are rounded up to a few
+    steps (`TIMEOUT_STEPS`) and each (step, memory) group is one parallel `run_many` call, so a
+    pair gets at least its own limits. Results come back in input order."""
+    from sandbox.runner import run_many  # lazy: the runner starts a fork-server
+
+    memory = memory_mb if isinstance(memory_mb, list) else [memory_mb] * len(pairs)
+    results: list[ExecResult | None] = [None] * len(pairs)
+    groups: dict[tuple[float, int], list[int]] = defaultdict(list)
+    for i, (t, m) in enumerate(zip(timeouts, memory)):
+        groups[(timeout_step(t), int(m))].append(i)
+    for (t, m), idx in groups.items():
+        out = run_many([pairs[i] for i in idx], timeout_s=t, memory_mb=m, trace=False)
+        for i, r in zip(idx, out):
+            results[i] = r
+    return results  # type: ignore[return-value]
+
+
+def check_style(style: str) -> str:
+    if style not in STYLES:
+        raise ValueError(f"prompt style must be one of {STYLES}, got {style!r}")
+    return style
+
+
+def as_asserts_block(tests: list[TestCase]) -> str:
+    """The visible tests as a user would paste them: one assert (or call) per line."""
+    lines = []
+    for t in tests:
+        if t.kind != "call":
+            continue
+        code = t.code.strip()
+        if t.expected is not None:
+            code = f"assert {code} == {t.expected}"
+        lines.append(code)
+    return "\n".join(lines)
+
+
+class Adapter:
+    """Base for the function- and script-style adapters.
+
+    Subclasses set `name`, `dataset` (a key of `task_adapters.data.SPECS`) and `family`, and
+    implement `task_id`, `visible_tests`, `hidden_tests` and `problem`.
+    """
+
+    name = "base"
+    family = "base"
+    dataset = ""
+    required_fields: tuple[str, ...] = ()   # needed for the Problem and the visible tests
+    hidden_fields: tuple[str, ...] = ()     # needed only for the hidden tests
+    timeout_s = 10.0          # per hidden test, wall clock
+    default_style = "chat"
+
+    def __init__(self, path: str | os.PathLike | None = None, split: str | None = None):
+        self.path = path
+        self.split = split
+        self._rows: list[dict] | None = None
+        self._index: dict[str, dict] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # -- rows ------------------------------------------------------------------------------------
+    def all_rows(self) -> list[dict]:
+        """Every row of the dataset file (no split selection), cached on the adapter."""
+        if self._rows is None:
+            rows = data.load_rows(self.dataset, self.path)
+            for r in rows:
+                self.check_row(r)
+                self.check_hidden(r)
+            self._rows = rows
+        return self._rows
+
+    def select(self, rows: list[dict]) -> list[dict]:
+        """The rows of this adapter's split; all of them unless a subclass knows splits."""
+        return rows
+
+    def load(self, limit: int | None = None) -> list[dict]:
+        rows = self.select(self.all_rows())
+        if limit is not None:
+            if limit < 0:
+                raise ValueError(f"limit must be >= 0, got {limit}")
+            rows = rows[:limit]
+        return rows
+
+    def check_row(self, row: dict) -> None:
+        """MalformedRow unless `row` has what the Problem and visible tests need."""
+        data.require(row, self.required_fields, self._id_for_errors(row), self.family)
+
+    def check_hidden(self, row: dict) -> None:
+        """MalformedRow unless `row` has what the hidden tests need."""
+        data.require(row, self.hidden_fields, self._id_for_errors(row), self.family)
+
+    def _id_for_errors(self, row: dict) -> str:
+        try:
+            return self.task_id(row)
+        except (KeyError, TypeError, ValueError):
+            return "<row without an id>"
+
+    def task_id(self, row: dict) -> str:
+        return str(row["task_id"])
+
+    def normalize_id(self, task_id) -> str:
+        """The id as this adapter writes it (e.g. 11 -> "11", "Mbpp/2" stays)."""
+        return str(task_id)
+
+    def find(self, doc: dict) -> dict:
+        """The dataset row that `doc` (a row from another copy, e.g. the hub) stands for; `doc`
+        itself when the local data has no such row or cannot be found."""
+        try:
+            if self._index is None:
+                self._index = {self.task_id(r): r for r in self.all_rows()}
+        except data.DataNotFound:
+            self._index = {}
+        key = self.normalize_id(self.raw_id(doc))
+        return self._index.get(key, doc)
+
+    def raw_id(self, doc: dict):
+        if "task_id" in doc:
+            return doc["task_id"]
+        raise data.MalformedRow(f"{self.family}: a row without task_id cannot be matched "
+                                f"(fields: {', '.join(sorted(doc))})")
+
+    # -- tests -------------------------------------------------------------------------------------
+    def visible_tests(self, row: dict) -> list[TestCase]:
+        raise NotImplementedError
+
+    def hidden_tests(self, row: dict) -> list[TestCase]:
+        raise NotImplementedError
+
+    def problem(self, row: dict, style: str = "chat") -> Problem:
+        raise NotImplementedError
+
+    def meta(self, row: dict) -> dict:
+        return {"benchmark": self.name, "family": self.family}
+
+    # -- scoring -----------------------------------------------------------------------------------
+    def program(self, row: dict, code: str) -> str:
+        """The program the hidden tests run against; the code itself for most benchmarks."""
+        return code
+
+    def test_timeout(self, row: dict, test: TestCase) -> float:
+        return self.timeout_s
+
+    def memory_mb(self, row: dict) -> int:
+        return DEFAULT_MEMORY_MB
+
+    def score(self, row: dict, code: str) -> Score:
+        return self.score_many([(row, code)])[0]
+
+    def score_many(self, items: list[tuple[dict, str]]) -> list[Score]:
+        """Score many (row, code) pairs with as few sandbox calls as possible."""
+        pairs, timeouts, memory, owner = [], [], [], []
+        for k, (row, code) in enumerate(items):
+            program = self.program(row, code)
+            for t in self.hidden_tests(row):
+                pairs.append((program, t))
+                timeouts.append(self.test_timeout(row, t))
+                memory.append(self.memory_mb(row))
+                owner.append(k)
+        results = run_pairs(pairs, timeouts, memory) if pairs else []
+        per: list[list[ExecResult]] = [[] for _ in items]
+        for k, r in zip(owner, results):
+            per[k].append(r)
+        return [Score(passed=sum(r.status is Status.PASSED for r in rs), total=len(rs), results=rs)
+                for rs in per]
+
+
+def function_problem(adapter: Adapter, row: dict, style: str, *, chat_text: str, base_text: str,
+                     entry_point: str, visible: list[TestCase], code_prefix: str = "",
+                     meta: dict | None = None) -> Problem:
+    """A FUNCTION problem in either style. `base_text` must end with `code_prefix`."""
+    check_style(style)
+    info = adapter.meta(row)
+    info.update(meta or {})
+    if style == "chat":
+        prompt: str | tuple = ({"role": "user", "content": chat_text},)
+        signal_at = None
+    else:
+        if not base_text.endswith(code_prefix):
+            raise ValueError(f"task {adapter.task_id(row)}: base prompt does not end with the code prefix")
+        prompt = base_text
+        signal_at = len(base_text) - len(code_prefix)
+    return Problem(task_id=adapter.task_id(row), prompt=prompt, visible_tests=tuple(visible),
+                   entry_point=entry_point, kind=FUNCTION, code_prefix=code_prefix,
+                   response_prefix=RESPONSE_PREFIX, signal_at=signal_at, meta=info)

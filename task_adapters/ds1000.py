@@ -1,0 +1,147 @@
+"""DS-1000 (data-science snippets: pandas, numpy, matplotlib, sklearn, scipy, pytorch, tensorflow).
+
+The answer is a code snippet that DS-1000 inserts at ``[insert]`` in the row's `exec_context`.
+
+Hidden test: the row's own `code_context`, i.e. ``test_execution(solution)`` (every test case,
+with its expected result) and ``test_string(solution)`` when the row defines it. To hand the
+snippet to them, `program()` turns the candidate code into ``_egcfg_solution = "<code>"``; the
+hidden test then runs the context and those calls.
+
+Visible test (our design; DS-1000 gives a user nothing beyond the prompt): the snippet runs on the
+input of the benchmark's first test case, which in most rows is the prompt's own example, and
+passes when it raises nothing; the value of the answer variable (`result`, ...) is recorded for
+the trace but never compared. Setup = the code context, the first case's input, and the lines of
+`exec_context` before ``[insert]``; the test evaluates the lines after it, then the answer.
+69 rows insert the snippet inside a function body (``def f(...):`` then ``[insert]``): a body
+cannot run on its own, so those rows have no visible test.
+
+Rows whose library is not importable here (tensorflow on this machine) carry
+``meta["unscorable"]``; scoring them would only report the ImportError.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+
+from egcfg_plugin.problem import STDIO, Problem
+from sandbox.types import TestCase
+from task_adapters import data
+from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style
+
+LIBRARY_MODULES = {"Pandas": "pandas", "Numpy": "numpy", "Matplotlib": "matplotlib", "Sklearn": "sklearn",
+                   "Scipy": "scipy", "Pytorch": "torch", "Tensorflow": "tensorflow"}
+HEADLESS = "import os as _egcfg_os\n_egcfg_os.environ.setdefault('MPLBACKEND', 'Agg')\n"
+_EXEC_CONTEXT = re.compile(r'exec_context\s*=\s*r?("""|\'\'\')(.*?)\1', re.S)
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class DS1000Adapter(Adapter):
+    name = "ds1000"
+    family = "DS-1000"
+    dataset = "ds1000"
+    required_fields = ("prompt", "code_context", "metadata")   # the visible test runs the context too
+    timeout_s = 60.0
+
+    def task_id(self, row) -> str:
+        return f"DS1000/{row['metadata']['problem_id']}"
+
+    def normalize_id(self, task_id) -> str:
+        s = str(task_id)
+        return s if s.startswith("DS1000/") else f"DS1000/{int(s)}"
+
+    def raw_id(self, doc):
+        if "metadata" in doc:
+            return doc["metadata"]["problem_id"]
+        return super().raw_id(doc)
+
+    def library(self, row) -> str:
+        return row["metadata"].get("library", "")
+
+    def unscorable(self, row) -> str | None:
+        module = LIBRARY_MODULES.get(self.library(row))
+        if module and not _module_available(module):
+            return f"{module} is not installed"
+        return None
+
+    def check_hidden(self, row) -> None:
+        super().check_hidden(row)
+        if "def test_execution" not in row["code_context"]:
+            raise data.MalformedRow(f"{self.family} task {self.task_id(row)}: row without tests "
+                                    f"(code_context defines no test_execution)")
+
+    def exec_context(self, row) -> str | None:
+        m = _EXEC_CONTEXT.search(row["code_context"])
+        return m.group(2) if m else None
+
+    # -- tests --------------------------------------------------------------------------------------
+    def visible_tests(self, row) -> list[TestCase]:
+        self.check_row(row)
+        self.check_hidden(row)
+        ctx = self.exec_context(row)
+        if ctx is None or ctx.count("[insert]") != 1:
+            return []
+        before, after = ctx.split("[insert]")
+        if before.rstrip().endswith(":"):   # the snippet is a function body
+            return []
+        answer = self.answer_variable(row, after)
+        setup = (HEADLESS + row["code_context"] + "\ntest_input, expected_result = generate_test_case(1)\n"
+                 "del expected_result\n" + before)
+        after = after.strip()
+        code = f"exec({after!r}) or {answer}" if after else answer
+        return [TestCase.call(code, setup=setup, name="runs")]
+
+    @staticmethod
+    def answer_variable(row, after: str) -> str:
+        m = re.search(r"^(\w+)\s*=\s*\.\.\.", row["prompt"], re.M)
+        if m:
+            return m.group(1)
+        m = re.search(r"^result\s*=", after, re.M)
+        return "result" if m or not after.strip() else "None"
+
+    def program(self, row, code: str) -> str:
+        return f"_egcfg_solution = {code!r}\n"
+
+    def hidden_tests(self, row) -> list[TestCase]:
+        self.check_row(row)
+        self.check_hidden(row)
+        calls = "test_execution(_egcfg_solution)\n"
+        if "def test_string" in row["code_context"]:
+            calls += "test_string(_egcfg_solution)\n"
+        return [TestCase.call(row["code_context"] + "\n" + calls, setup=HEADLESS, name="test_execution")]
+
+    def memory_mb(self, row) -> int:
+        return 0 if self.library(row) in ("Pytorch", "Tensorflow") else 4096
+
+    # -- prompt -------------------------------------------------------------------------------------
+    def meta(self, row) -> dict:
+        m = super().meta(row)
+        m["library"] = self.library(row)
+        m["answer"] = "snippet inserted into exec_context"
+        why = self.unscorable(row)
+        if why:
+            m["unscorable"] = why
+        return m
+
+    def problem(self, row, style: str = "chat") -> Problem:
+        check_style(style)
+        self.check_row(row)
+        prompt_text = row["prompt"]
+        if style == "chat":
+            text = ("Solve the data-science problem below. Write only the Python code that goes where "
+                    "the solution starts (after BEGIN SOLUTION); it runs after the given code, with the "
+                    "same variables, and must leave the answer where the problem says.\n\n"
+                    f"{prompt_text.rstrip()}\n\nAnswer with that code in one ```python code block.")
+            prompt: str | tuple = ({"role": "user", "content": text},)
+            signal_at = None
+        else:
+            prompt = prompt_text
+            signal_at = len(prompt)
+        return Problem(task_id=self.task_id(row), prompt=prompt, visible_tests=tuple(self.visible_tests(row)),
+                       entry_point=None, kind=STDIO, code_prefix="", response_prefix=RESPONSE_PREFIX,
+                       signal_at=signal_at, meta=self.meta(row))

@@ -1,0 +1,214 @@
+"""HumanEval+ and MBPP+ (EvalPlus files): hidden tests are base_input and plus_input.
+
+Expected outputs are the canonical solution's, computed once in the sandbox (one execution per
+task runs every input) and cached under ``<cache>/expected/`` keyed by the task's content. Each
+hidden test is ONE execution that runs all inputs of a set and stops at the first wrong one
+(`task_adapters.plus_harness`); so a row has two hidden tests, "base" and "plus", in that order,
+and a Score's results read like EvalPlus's base and plus verdicts. Outputs too big to inline
+(HumanEval/15 and /130 produce tens of MB) are recomputed by the reference inside the check.
+
+Visible tests are those of the base benchmark: the checked docstring examples for HumanEval+,
+and for MBPP+ the one assert its prompt shows. base_input and plus_input never reach a Problem.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+
+from egcfg_plugin.problem import Problem
+from sandbox.types import Status, TestCase
+from task_adapters import data, plus_harness
+from task_adapters.common import Adapter, function_problem, run_pairs
+from task_adapters.humaneval import HumanEvalAdapter
+from task_adapters.mbpp import mbpp_int_id
+
+log = logging.getLogger(__name__)
+
+MIN_TIME_LIMIT = 1.0          # evalplus DEFAULT_MIN_TIME_LIMIT
+TIME_LIMIT_FACTOR = 4.0       # evalplus DEFAULT_GT_TIME_LIMIT_FACTOR
+TASK_TIMEOUT_CAP = 60.0       # evalplus EVALPLUS_TIMEOUT_PER_TASK default
+COMPUTE_TIMEOUT_S = 300.0
+MEMORY_MB = 4096              # evalplus allows 4 GB
+_CACHE = data.JsonCache("expected")
+
+
+class PlusMixin:
+    """Hidden tests from base_input/plus_input; mixed into an Adapter."""
+
+    plus_dataset = ""   # "humaneval" | "mbpp", for EvalPlus's special oracles
+    hidden_fields = ("canonical_solution", "base_input", "plus_input")
+
+    def _memo(self) -> dict:
+        if not hasattr(self, "_plus_memo"):
+            self._plus_memo = {}
+        return self._plus_memo
+
+    def inputs(self, row) -> tuple[list, list]:
+        """(base, plus) inputs as the function receives them (MBPP+ turns lists into tuples etc.)."""
+        base, plus = row["base_input"], row["plus_input"] or []   # Mbpp/793 has plus_input = {}
+        return self.deserialize(row, list(base)), self.deserialize(row, list(plus))
+
+    def deserialize(self, row, inputs: list) -> list:
+        return inputs
+
+    def output_not_none(self, row) -> bool:
+        return False
+
+    def reference(self, row) -> str:
+        return row["prompt"] + row["canonical_solution"]
+
+    def _key(self, row) -> str:
+        memo = self._memo()
+        hit = memo.get(("key", id(row)))
+        if hit is not None and hit[0] is row:
+            return hit[1]
+        h = hashlib.sha256(json.dumps([row["base_input"], row["plus_input"]], default=repr).encode())
+        key = data.content_key("plus-expected", plus_harness.HARNESS_VERSION, self.plus_dataset,
+                               str(row["task_id"]), row["entry_point"], self.reference(row), h.hexdigest())
+        memo[("key", id(row))] = (row, key)
+        return key
+
+    def prepare_expected(self, rows: list[dict]) -> None:
+        """Compute and cache the reference outputs of `rows` that are not cached yet, in one batch."""
+        todo = [r for r in rows if _CACHE.get(self._key(r)) is None]
+        if not todo:
+            return
+        log.info("%s: computing expected outputs for %d tasks in the sandbox", self.name, len(todo))
+        pairs = []
+        for row in todo:
+            base, plus = self.inputs(row)
+            code = plus_harness.compute_code(row["entry_point"], base + plus, self.output_not_none(row))
+            pairs.append((self.reference(row), TestCase.call(code, name="expected")))
+        results = run_pairs(pairs, [COMPUTE_TIMEOUT_S] * len(pairs), memory_mb=MEMORY_MB)
+        for row, r in zip(todo, results):
+            got = plus_harness.parse_computed(r.stdout) if r.status is Status.PASSED else None
+            if got is None:
+                raise RuntimeError(f"{self.family} task {self.task_id(row)}: the canonical solution did not "
+                                   f"produce expected outputs ({r.status.value}: {r.error})")
+            n_base = len(row["base_input"])
+            record = {}
+            for name, sl in (("base", slice(0, n_base)), ("plus", slice(n_base, None))):
+                record[name] = {"expected": plus_harness.encode(got["values"][sl]), "times": got["times"][sl]}
+            _CACHE.put(self._key(row), record)
+
+    def expected(self, row) -> dict:
+        rec = _CACHE.get(self._key(row))
+        if rec is None:
+            self.prepare_expected([row])
+            rec = _CACHE.get(self._key(row))
+        return rec
+
+    def plus_tests(self, row) -> list[TestCase]:
+        memo = self._memo()
+        hit = memo.get(("tests", id(row)))
+        if hit is not None and hit[0] is row:
+            return hit[1]
+        self.check_hidden(row)
+        rec = self.expected(row)
+        tests = []
+        for name, inputs in zip(("base", "plus"), self.inputs(row)):
+            times = rec[name]["times"]
+            expected = plus_harness.decode(rec[name]["expected"])
+            limits = [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in times]
+            case = {"entry_point": row["entry_point"], "dataset": self.plus_dataset, "name": name,
+                    "expected": expected, "limits": limits, "atol": float(row.get("atol") or 0),
+                    "output_not_none": self.output_not_none(row),
+                    "reference": self.reference(row) if any(e[0] == "r" for e in expected) else ""}
+            recompute = sum(t for t, e in zip(times, expected) if e[0] == "r")
+            timeout = min(TASK_TIMEOUT_CAP, sum(limits)) + 3.0 + 2.0 * recompute
+            tests.append(TestCase.call(plus_harness.check_code(case, inputs), name=f"{name}:{timeout:.1f}"))
+        memo[("tests", id(row))] = (row, tests)
+        return tests
+
+    def test_timeout(self, row, test: TestCase) -> float:
+        if ":" in test.name:
+            return float(test.name.rsplit(":", 1)[1])
+        return self.timeout_s
+
+    def score_many(self, items):
+        self.prepare_expected([row for row, _ in items if "base_input" in row])
+        return super().score_many(items)
+
+    def memory_mb(self, row) -> int:
+        return MEMORY_MB
+
+
+class HumanEvalPlusAdapter(PlusMixin, HumanEvalAdapter):
+    """HumanEval+ v0.1.10: visible = checked docstring examples; hidden = base + plus inputs."""
+
+    name = "humaneval_plus"
+    family = "HumanEval+"
+    dataset = "humaneval_plus"
+    plus_dataset = "humaneval"
+    required_fields = ("task_id", "prompt", "entry_point")
+
+    def check_hidden(self, row) -> None:
+        if "base_input" not in row and row.get("test"):   # a hub copy: tests inlined in `test`
+            return
+        super().check_hidden(row)
+
+    def hidden_tests(self, row) -> list[TestCase]:
+        self.check_row(row)
+        if "base_input" not in row and row.get("test"):   # a hub copy: tests inlined in `test`
+            return HumanEvalAdapter.hidden_tests(self, row)
+        return self.plus_tests(row)
+
+
+class MBPPPlusAdapter(PlusMixin, Adapter):
+    """MBPP+ v0.2.0 (378 tasks, ids "Mbpp/N"): visible = the assert in the prompt."""
+
+    name = "mbpp_plus"
+    family = "MBPP+"
+    dataset = "mbpp_plus"
+    plus_dataset = "mbpp"
+    required_fields = ("task_id", "prompt", "entry_point")
+
+    def task_id(self, row) -> str:
+        return f"Mbpp/{mbpp_int_id(row['task_id'])}"
+
+    def normalize_id(self, task_id) -> str:
+        return f"Mbpp/{mbpp_int_id(task_id)}"
+
+    def deserialize(self, row, inputs):
+        try:
+            from evalplus.data.mbpp import mbpp_deserialize_inputs
+        except ImportError as e:
+            raise ImportError("MBPP+ inputs need evalplus's deserializer: pip install 'evalplus>=0.3.1'") from e
+        return mbpp_deserialize_inputs(self.task_id(row), inputs)
+
+    def output_not_none(self, row) -> bool:
+        return row["entry_point"] in ("check_str", "text_match_three", "text_starta_endb")
+
+    @staticmethod
+    def _docstring(prompt: str) -> str:
+        m = re.search(r'"""(.*?)"""', prompt, re.S) or re.search(r"'''(.*?)'''", prompt, re.S)
+        return m.group(1) if m else prompt
+
+    def visible_asserts(self, row) -> list[str]:
+        return [ln.strip() for ln in self._docstring(row["prompt"]).splitlines()
+                if ln.strip().startswith("assert ")]
+
+    def description(self, row) -> str:
+        lines = [ln for ln in self._docstring(row["prompt"]).splitlines()
+                 if not ln.strip().startswith("assert ")]
+        return "\n".join(lines).strip()
+
+    def visible_tests(self, row) -> list[TestCase]:
+        self.check_row(row)
+        return [TestCase.call(a, name=f"visible{i}") for i, a in enumerate(self.visible_asserts(row))]
+
+    def hidden_tests(self, row) -> list[TestCase]:
+        self.check_row(row)
+        return self.plus_tests(row)
+
+    def problem(self, row, style: str = "chat") -> Problem:
+        self.check_row(row)
+        entry = row["entry_point"]
+        asserts = "\n".join(self.visible_asserts(row))
+        chat = (f"{self.description(row)}\n\nWrite it as a Python function named `{entry}`. "
+                f"It must pass this test:\n```python\n{asserts}\n```\n"
+                f"Answer with the complete function in one ```python code block.")
+        return function_problem(self, row, style, chat_text=chat, base_text=row["prompt"],
+                                entry_point=entry, visible=self.visible_tests(row))
