@@ -82,7 +82,7 @@ def _event_lines(trace: Trace) -> list[str]:
     stack: list[str] = []   # functions entered and not yet left, to indent by
     for index, event in enumerate(trace.events):
         if index == gap_at:
-            out.append(gap_text)
+            out.append("  " * min(len(stack), _MAX_INDENT) + gap_text)
         kind = event.kind
         if kind in ("line", "exception") and event.func in stack:
             while stack[-1] != event.func:  # left by an exception, or a generator paused
@@ -92,7 +92,7 @@ def _event_lines(trace: Trace) -> list[str]:
         where = "" if (kind == "call" or event.func in stack or event.func == "<module>") \
             else f"[in {event.func}] "
         if kind == "call":
-            out.append(indent + _call(event))
+            out.append(_clip(indent + _call(event)))
             stack.append(event.func)
         elif kind == "return":
             if stack and stack[-1] == event.func:
@@ -109,7 +109,7 @@ def _event_lines(trace: Trace) -> list[str]:
         else:
             if not event.locals and not event.stdout and _DEFINITION.match(event.source):
                 continue  # a def/class/import that changed nothing worth showing
-            out.append(indent + where + _line(event))
+            out.append(_clip(indent + where + _line(event)))
     if gap_at is not None and gap_at >= len(trace.events):
         out.append(gap_text)
     return out
@@ -132,7 +132,7 @@ def _span(event: TraceEvent) -> str:
 def _call(event: TraceEvent) -> str:
     args = ", ".join(f"{name}={text}" for name, (_, text) in event.locals.items()
                      if name != "...")
-    return _clip(f"call {event.func}({args})")
+    return f"call {event.func}({args})"
 
 
 def _line(event: TraceEvent) -> str:
@@ -144,7 +144,7 @@ def _line(event: TraceEvent) -> str:
         text += "  | " + ", ".join(parts)
     if event.stdout is not None:
         text += f"  | stdout so far: {_quote(event.stdout, 80)}"
-    return _clip(text)
+    return text
 
 
 def _clip(text: str) -> str:

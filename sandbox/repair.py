@@ -38,6 +38,7 @@ _INDENT_UNIT = "    "
 class _Statement:
     """One logical line: where it ends, how it is indented, and whether it opens a block."""
 
+    start_row: int        # first physical row (1-based) of the statement
     end_row: int          # last physical row (1-based) of the statement
     indent: str           # the leading whitespace of its first row
     keyword: str          # its first token ("def", "try", "x", "@", ...)
@@ -91,6 +92,16 @@ def make_executable(prefix: str, *, keep: str = "") -> str:
     statements = _statements(prefix)
     unit = _indent_unit(statements)
     protected = _protected_rows(keep)
+    before = statements
+    if statements and _is_unfinished_header(rows, statements[-1]):
+        before = statements[:-1]   # `def f(x) -> int` tokenizes as complete but is not
+    header = _completed_header(rows, before)
+    if header is not None:  # an unfinished `def f(a, b` keeps its signature
+        done = before[-1].end_row if before else 0
+        candidate = _closed("".join(rows[:done]) + header.text, before + [header.statement],
+                            unit)
+        if compiles(candidate):
+            return candidate
     for count in range(len(statements), 0, -1):
         kept = statements[:count]
         if kept[-1].end_row < protected:
@@ -103,6 +114,47 @@ def make_executable(prefix: str, *, keep: str = "") -> str:
                   keep[:60])
         return make_executable(prefix)
     return ""
+
+
+@dataclass
+class _Header:
+    text: str
+    statement: _Statement
+
+
+_HEADER_STARTS = ("def ", "async def ", "class ")
+
+
+def _is_unfinished_header(rows: list[str], st: _Statement) -> bool:
+    text = "".join(rows[st.start_row - 1: st.end_row]).strip()
+    return text.startswith(_HEADER_STARTS) and not st.opens_block and not compiles(text + "\n")
+
+
+def _completed_header(rows: list[str], statements: list[_Statement]) -> _Header | None:
+    """A `def`/`class` header cut short after the last complete statement, closed the closest
+    way that compiles: as written + ':' or '):', else up to its last complete parameter, else
+    with no parameters. None when the tail is not such a header."""
+    done = statements[-1].end_row if statements else 0
+    tail = "".join(rows[done:])
+    stripped = tail.strip()
+    if not stripped.startswith(_HEADER_STARTS) or "\n" in stripped:
+        return None
+    indent = _leading_ws(tail.lstrip("\r\n"))
+    line = stripped.rstrip(":")
+    options = [line + ":", line + "):"]
+    if "," in line:
+        options.append(line[: line.rindex(",")] + "):")
+    if "(" in line:
+        options.append(line[: line.index("(") + 1] + "):")
+    if line.startswith("class "):
+        options.append(line.split("(")[0] + ":")
+    for option in options:
+        text = f"{indent}{option}\n"
+        if compiles(f"{option}\n    pass\n"):
+            statement = _Statement(start_row=done + 1, end_row=done + 1, indent=indent,
+                                   keyword=option.split()[0], opens_block=True)
+            return _Header(text, statement)
+    return None
 
 
 def _closed(text: str, kept: list[_Statement], unit: str) -> str:
@@ -150,7 +202,7 @@ def _statements(text: str) -> list[_Statement]:
             if kind == tokenize.NEWLINE:
                 if first is not None:
                     statements.append(_Statement(
-                        end_row=tok.start[0], indent=_leading_ws(first.line),
+                        start_row=first.start[0], end_row=tok.start[0], indent=_leading_ws(first.line),
                         keyword=first.string,
                         opens_block=last_significant is not None
                         and last_significant.type == tokenize.OP
