@@ -139,16 +139,23 @@ class _Decoder:
             self.uncond.push(token)
             if self.cond is not None:
                 self.cond.push(token)
+        if pending_line:  # a refresh at the start of the line that turned out to end the code
+            self.lines.append({"n": len(self.lines), "text": "", "end_of_code": True,
+                               "guided": self.cond is not None, **pending_line})
         return self._result(stop_reason, time.perf_counter() - t0)
 
     def _decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=False)
 
     def _log_line(self, extra: dict) -> None:
-        line_text = self.text.rstrip("\n").rsplit("\n", 1)[-1]
-        entry = {"n": len(self.lines), "text": line_text[:200], "guided": self.cond is not None}
-        entry.update(extra)
-        self.lines.append(entry)
+        """One entry per newly completed line (a token may end several); the refresh info goes
+        with the first of them, the line it guided."""
+        complete = self.text.split("\n")[:-1]
+        for n in range(len(self.lines), len(complete)):
+            entry = {"n": n, "text": complete[n][:200], "guided": self.cond is not None}
+            entry.update(extra)
+            extra = {}
+            self.lines.append(entry)
 
     # -- one refresh of the signal -----------------------------------------------------------
     def _refresh(self) -> dict:
@@ -178,7 +185,8 @@ class _Decoder:
                                     max_tokens=max(1, budget), done=done, generator=gen)
         candidates = self._candidates(current, rows)
         self._execute(candidates)
-        info = {"refresh": self.counters["refreshes"], "candidates": [c.summary() for c in candidates]}
+        info = {"refresh": self.counters["refreshes"], "code_tokens": len(self.code_ids),
+                "candidates": [c.summary() for c in candidates]}
         if self._check_finish(current, candidates):
             return info
         signal = build_signal(candidates, style=cfg.prompt_style, max_chars=cfg.max_signal_chars)

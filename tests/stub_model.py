@@ -34,8 +34,8 @@ class StubLM(torch.nn.Module):
         return SimpleNamespace(logits=logits)
 
 
-def script_policy(tokenizer, script: str, marker: str = "```python\n", confident: float = 40.0):
-    """Write `script` token by token after the last `marker` in the sequence, then end with EOS."""
+def script_policy(tokenizer, script: str, marker: str = "<|im_start|>assistant\n```python\n", confident: float = 40.0):
+    """Write `script` token by token after the last `marker` (the start of the answer), then end with EOS."""
     target = tokenizer(script, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
     mark = tokenizer(marker, add_special_tokens=False).input_ids
 

@@ -24,11 +24,9 @@ def two_minds(tok, uncond_conf=10.0, cond_conf=30.0):
     """Writes PROGRAM_A when the prompt has no signal, PROGRAM_B when it has one."""
     a = script_policy(tok, PROGRAM_A + "```\n", confident=uncond_conf)
     b = script_policy(tok, PROGRAM_B + "```\n", confident=cond_conf)
-    mark = tok(SIGNAL_MARK, add_special_tokens=False).input_ids
 
     def policy(seq):
-        has_signal = any(seq[i:i + len(mark)] == mark for i in range(len(seq) - len(mark) + 1))
-        return b(seq) if has_signal else a(seq)
+        return b(seq) if SIGNAL_MARK in tok.decode(seq) else a(seq)
 
     return policy
 
@@ -78,7 +76,7 @@ def test_cache_reuse_prefill_accounting(tok):
     assert c["uncond_prefill_tokens"] == len(prompt_ids)
     # the conditional stream never re-read the shared part before the signal: each rebuild
     # prefilled only signal + the rest of the prompt + the code so far
-    rebuild_code_lens = [line_start_tokens for line_start_tokens in _code_lens_at_refresh(r, tok)]
+    rebuild_code_lens = _code_lens_at_rebuild(r)
     assert c["cond_rebuilds"] == len(rebuild_code_lens) >= 2
     assert c["cond_prefill_tokens"] == c["signal_tokens_total"] + c["cond_rebuilds"] * after_len + sum(rebuild_code_lens)
     # both streams decoded every generated token after guidance began
@@ -86,21 +84,20 @@ def test_cache_reuse_prefill_accounting(tok):
     assert 0 < c["cond_decode_tokens"] < c["uncond_decode_tokens"]
 
 
-def _code_lens_at_refresh(r, tok):
-    """Token counts of the code at each refresh that rebuilt the conditional stream (signal changed)."""
-    lens, code, last_signal = [], [], None
-    text_so_far = ""
+def _code_lens_at_rebuild(r):
+    """Code length in tokens at each refresh that rebuilt the conditional stream (signal changed)."""
+    lens, last_signal = [], None
     for line in r.lines:
         if "signal" in line and line["signal"] != last_signal:
-            lens.append(len(tok(text_so_far, add_special_tokens=False).input_ids))
+            lens.append(line["code_tokens"])
             last_signal = line["signal"]
-        text_so_far += line["text"] + "\n"
     return lens
 
 
-@pytest.mark.parametrize("k, expected_refreshes", [(1, 2), (2, 1)])
+@pytest.mark.parametrize("k, expected_refreshes", [(1, 3), (2, 2)])
 def test_refresh_every_k_lines(tok, k, expected_refreshes):
-    # guidance begins after the def line; two more lines follow (then the fence ends the code)
+    # guidance begins after the def line; refreshes come at the starts of lines 1, 2 and 3
+    # (line 3 turns out to be the closing fence)
     model = StubLM(len(tok), script_policy(tok, PROGRAM_A + "```\n"))
     cfg = EGCFGConfig.parse(f"s2t0.7d1k{k}g1.0+early_stop_repeats=0")
     r = generate(model, tok, problem(), cfg)
@@ -116,7 +113,9 @@ def test_no_guidance_before_the_def_line(tok):
     model = StubLM(len(tok), script_policy(tok, script))
     r = generate(model, tok, problem(), EGCFGConfig.parse("s2t0.7d1k1g1.0+early_stop_repeats=0"))
     assert r.code == script[:-4]
-    assert [line["guided"] for line in r.lines] == [False, False, False, True]
+    code_lines = [line for line in r.lines if not line.get("end_of_code")]
+    assert [line["text"] for line in code_lines] == ["import math", "", "def f(x):", "    return x * 2"]
+    assert [line["guided"] for line in code_lines] == [False, False, False, True]
     assert min(line["n"] for line in r.lines if "refresh" in line) == 3
 
 

@@ -517,3 +517,18 @@ def test_an_error_inside_the_tracer_stops_tracing_but_not_the_program(impl):
     assert any(n.startswith("tracer error") and "boom" in n for n in trace.notes)
     assert ("a", ("int", "1")) in [kv for e in trace.events for kv in e.locals.items()]
     assert sys.gettrace() is None
+
+
+def test_only_the_starting_thread_is_followed(impl):
+    src = ("import threading\n"
+           "def work(out):\n"
+           "    out.append(1)\n"
+           "def f():\n"
+           "    out = []\n"
+           "    t = threading.Thread(target=work, args=(out,))\n"
+           "    t.start()\n"
+           "    t.join()\n"
+           "    return out\n")
+    trace, value = trace_program(src, "f()", impl=impl)
+    assert value == [1]
+    assert "work" not in {e.func for e in trace.events}
