@@ -260,7 +260,11 @@ class Recorder:
             self._emit(["return", st.line or 0, st.func, "", None, text, None, 1], final=st.top)
 
     def suspend(self, st: FrameState) -> None:
-        self._close_frame(st)
+        """A yield or await. The pending line stays open: what it assigns on resumption
+        (``x = yield``, ``a = await g()``) shows when the frame reaches its next line."""
+        while st.loops:
+            self._exit_loop(st, st.loops.pop())
+        self._deactivate(st)
         self.suspended[st.frame] = st
 
     def unwind(self, st: FrameState) -> None:
@@ -395,6 +399,9 @@ class Recorder:
             self._finish_line(st)
         while st.loops:
             self._exit_loop(st, st.loops.pop())
+        self._deactivate(st)
+
+    def _deactivate(self, st: FrameState) -> None:
         if self.active.pop(st.frame, None) is not None:
             self.depth -= 1
             if st.full:

@@ -7,6 +7,7 @@ returns DISABLE, so the interpreter stops calling us for it.
 """
 from __future__ import annotations
 
+import _thread
 import logging
 import sys
 from typing import Callable
@@ -22,6 +23,7 @@ pin_builtins(globals())
 _TOOL_IDS = (3, 4, 2, 1, 0)   # 3 and 4 have no assigned role; coverage and debuggers use others
 _TOOL_NAME = "egcfg-tracer"
 _getframe = sys._getframe
+_get_ident = _thread.get_ident
 _monitoring = getattr(sys, "monitoring", None)
 # DISABLE marks left by an earlier tracer are right for us only if it traced the same filename
 # (code of any other file is never ours); otherwise they must be cleared (restart_events).
@@ -105,6 +107,7 @@ class SysmonTracer:
         local_events = E.LINE | E.PY_RETURN | E.PY_YIELD | E.PY_RESUME
         codes = self._codes
         up = 2 if self._debug else 1   # the monitored frame, above us (and the logging wrapper)
+        thread = _get_ident()          # like settrace, follow only the thread that started us
 
         def broken(exc: Exception) -> None:
             rec.fail(exc)
@@ -123,7 +126,8 @@ class SysmonTracer:
                         codes.append(code)
                 if mode == SKIP:
                     return DISABLE
-                enter(_getframe(up))
+                if _get_ident() == thread:
+                    enter(_getframe(up))
             except Exception as exc:
                 broken(exc)
 

@@ -259,6 +259,33 @@ def test_generator_yields_are_silent_and_resumes_recorded(impl):
     assert trace.events[-1].value == "5"
 
 
+def test_values_received_at_a_yield_or_await_belong_to_that_line(impl):
+    src = ("import asyncio\n"
+           "def echo():\n"
+           "    got = None\n"
+           "    while True:\n"
+           "        got = yield got\n"
+           "async def two():\n"
+           "    await asyncio.sleep(0)\n"
+           "    return 2\n"
+           "async def main():\n"
+           "    a = await two()\n"
+           "    return a\n"
+           "def f():\n"
+           "    e = echo()\n"
+           "    next(e)\n"
+           "    e.send('x')\n"
+           "    return asyncio.run(main())\n")
+    trace, value = trace_program(src, "f()", impl=impl)
+    assert value == 2
+    by_line = {}
+    for e in trace.events:
+        if e.kind == "line":
+            by_line.setdefault(e.lineno, []).append(e.locals)
+    assert {"got": ("str", "'x'")} in by_line[5]
+    assert by_line[10] == [{"a": ("int", "2")}]
+
+
 def test_recursion_hits_the_event_cap_but_keeps_the_outcome(impl):
     src = "def fib(n):\n    if n < 2:\n        return n\n    return fib(n - 1) + fib(n - 2)\n"
     caps = TraceCaps(max_events=50)
@@ -473,6 +500,9 @@ SAME_TRACE_PROGRAMS = {
                           "        s.push(make(i)(1))\n    return s.items\n", "run()"),
     "one_line_loops": ("def f(xs):\n    t = 0\n    for x in xs: t += x\n"
                        "    while t > 10: t -= 3\n    return t\n", "f(list(range(20)))"),
+    "async": ("import asyncio\nasync def sq(x):\n    await asyncio.sleep(0)\n    return x * x\n"
+              "async def main():\n    a = await sq(2)\n    b = await sq(3)\n    return a + b\n"
+              "def f():\n    return asyncio.run(main())\n", "f()"),
     "decorated": ("import functools\n@functools.lru_cache(maxsize=None)\n"
                   "def c(n):\n    return n if n < 2 else c(n - 1) + c(n - 2)\n", "c(15)"),
 }
