@@ -139,7 +139,10 @@ class Server:
         return _Spare(pid, req_w, res_r, run_dir)
 
     def _replenish(self) -> None:
-        while self.open and len(self.spares) < self.spare_target:
+        """Keep spares ready: all of them while idle, at least one while children run (forking
+        more then would compete with the running children for the cores)."""
+        target = self.spare_target if not self.jobs else 1
+        while self.open and len(self.spares) < target:
             self.spares.append(self._fork_spare())
 
     def _read_requests(self) -> None:
@@ -151,10 +154,9 @@ class Server:
             self._stop_taking_work()
             return
         for raw in self.frames.feed(data):
-            self._start(pickle.loads(raw))
+            self._start(pickle.loads(raw), frame(raw))
 
-    def _start(self, req: dict) -> None:
-        message = frame(pickle.dumps(req))
+    def _start(self, req: dict, message: bytes) -> None:
         while True:
             spare = self.spares.popleft() if self.spares else self._fork_spare()
             try:
