@@ -316,3 +316,48 @@ def test_a_batch_of_bad_inputs_is_classified_in_order():
     statuses = [r.status for r in run_many(pairs, **FAST)]
     assert statuses == [Status.TIMEOUT, Status.MEMORY, Status.KILLED, Status.SYNTAX_ERROR,
                         Status.PASSED, Status.ERROR]
+
+
+def test_a_stuck_server_is_replaced(monkeypatch):
+    monkeypatch.setattr(runner, "ANSWER_SLACK_S", 0.5)
+    pid = runner.server_info()["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        r = run("x = 1\n", TestCase.call("x"), timeout_s=0.5, memory_mb=256)
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    assert r.status is Status.KILLED and "no answer" in r.error
+    assert runner.server_info()["pid"] != pid
+    assert run("x = 1\n", TestCase.call("x", expected="1"), **FAST).passed
+
+
+def test_a_parent_killed_mid_run_leaves_no_processes():
+    import subprocess
+    import psutil
+    script = (
+        "import os, signal, sys, threading, time\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(runner.__file__)))!r})\n"
+        "from sandbox import run_many, TestCase\n"
+        "pairs = [('import time\\ntime.sleep(30)\\n', TestCase.call('None'))] * 2\n"
+        "threading.Thread(target=run_many, args=(pairs,), kwargs={'timeout_s': 30}, daemon=True).start()\n"
+        "time.sleep(1.0)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    assert proc.wait(timeout=30) == -signal.SIGKILL
+    deadline = time.monotonic() + 5
+    while True:
+        left = []
+        for p in psutil.process_iter():
+            try:
+                if p.environ().get("EGCFG_SANDBOX_OWNER") == str(proc.pid):
+                    left.append(p)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, f"processes left by a killed parent: {left}"
