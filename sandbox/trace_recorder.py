@@ -52,13 +52,15 @@ _SNAPSHOT_MAX = 64
 _HIDDEN_TYPES = frozenset({types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType,
                            types.MethodType})
 _MISSING = object()
+_RELEASED = object()   # stands for a value we stopped referencing (suspended generator)
 
 # An event while recording: [kind, lineno, func, source, locals, value, stdout, repeat]
 KIND, LINENO, FUNC, SOURCE, LOCALS, VALUE, STDOUT, REPEAT = range(8)
 
 
 class FrameState:
-    __slots__ = ("frame", "func", "full", "depth", "top", "prev", "pending", "line", "loops")
+    __slots__ = ("frame", "func", "full", "depth", "top", "prev", "pending", "line", "loops",
+                 "raised")
 
     def __init__(self, frame, func: str, full: bool, depth: int):
         self.frame = frame
@@ -72,6 +74,7 @@ class FrameState:
         self.pending: list | None = None
         self.line: int | None = None
         self.loops: list[Loop] = []
+        self.raised = False         # an exception passed since this frame's last line event
 
 
 class Loop:
@@ -154,7 +157,7 @@ class Recorder:
         self._last_stdout = ""
         self.modes: dict = {}          # code object -> SKIP / LINES_ONLY / FULL
         self.active: dict = {}         # frame -> FrameState, frames now running
-        self.suspended: dict = {}      # frame -> FrameState, generators between yields
+        self.suspended: dict = {}      # id(frame) -> FrameState, generators between yields
         self.depth = 0
         self._full_active = 0          # candidate function frames now running
         self.events: list = []
@@ -203,14 +206,16 @@ class Recorder:
         return st
 
     def resume(self, frame) -> FrameState:
-        st = self.suspended.pop(frame, None)
+        st = self.suspended.pop(id(frame), None)
         if st is None:  # a generator that started before tracing did
             st = FrameState(frame, frame.f_code.co_name, self.mode_of(frame.f_code) == FULL,
                             self.depth)
             st.prev = {name: (value, None, None, None)
                        for name, value in frame.f_locals.items()}
+        st.frame = frame
         st.depth = self.depth
         st.line = None
+        st.raised = False
         self._activate(st)
         return st
 
@@ -218,6 +223,7 @@ class Recorder:
         src = self._src or self.src
         lineno = src.statement_map.get(lineno, lineno)
         previous = st.line
+        st.raised = False
         if lineno == previous:
             return  # the same statement again (comprehension, one-line loop): one event
         if st.pending is not None:
@@ -265,7 +271,13 @@ class Recorder:
         while st.loops:
             self._exit_loop(st, st.loops.pop())
         self._deactivate(st)
-        self.suspended[st.frame] = st
+        # Hold neither the frame nor the values while suspended: a generator that is closed or
+        # dropped now must free its locals as it would untraced (3.13 may close it with no
+        # event at all). Reprs stay, so the next line after resumption still diffs correctly.
+        self.suspended[id(st.frame)] = st
+        st.frame = None
+        st.prev = {name: (_RELEASED, entry[1], entry[2], entry[3])
+                   for name, entry in st.prev.items()}
 
     def unwind(self, st: FrameState) -> None:
         self._close_frame(st)
@@ -280,6 +292,7 @@ class Recorder:
         st.prev = {}
 
     def exception(self, st: FrameState, exc: BaseException) -> None:
+        st.raised = True
         if isinstance(exc, _QUIET_EXCEPTIONS):
             return
         if st.pending is not None:
@@ -435,23 +448,29 @@ class Recorder:
         limit = self.caps.max_repr
         changed = None
         extra = 0
+        known = 0   # names of `prev` still bound; fewer than len(prev) means some were deleted
         for name, value in items:
             old = prev.get(name)
             t = _type(value)
-            if old is not None and old[0] is value:
-                same = stable.get(t)
-                if same is None:
-                    same = stable[t] = _repr_is_stable(t)
-                if same or old[2] is None:
-                    continue
-                snapshot = old[3]
-                if snapshot is not None and snapshot == value:
-                    continue
+            if old is not None:
+                known += 1
+                if old[0] is value:
+                    same = stable.get(t)
+                    if same is None:
+                        same = stable[t] = _repr_is_stable(t)
+                    if same or old[2] is None:
+                        continue
+                    snapshot = old[3]
+                    if snapshot is not None and snapshot == value:
+                        continue
             if name in skip:
                 continue
             if t in _HIDDEN_TYPES or name[:1] == "." or (name[:2] == "__" and name[-2:] == "__"):
                 if t not in _HIDDEN_TYPES:
                     skip.add(name)
+                elif old is not None:   # rebound to a function or module: drop the old value
+                    del prev[name]
+                    known -= 1
                 continue
             text = safe_repr(value, limit)
             tname = t.__name__
@@ -465,6 +484,10 @@ class Recorder:
                 changed[name] = (tname, text)
             else:
                 extra += 1
+        if known < _len(prev):  # `del x`: stop holding the value, so its finalizer can run
+            bound = {name for name, _ in items}
+            for name in [name for name in prev if name not in bound]:
+                del prev[name]
         if extra:
             changed["..."] = ("", f"{extra} more")
         return changed

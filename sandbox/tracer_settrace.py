@@ -25,7 +25,10 @@ _settrace = sys.settrace
 _gettrace = sys.gettrace
 
 _CO_GENERATOR_LIKE = 0x0020 | 0x0080 | 0x0200   # generator, coroutine, async generator
-_YIELD = dis.opmap["YIELD_VALUE"]
+# Where a generator or coroutine stops when it yields. Python 3.10 awaits with YIELD_FROM and
+# leaves f_lasti on the instruction before it (it re-executes YIELD_FROM on resumption).
+_YIELDS = frozenset(dis.opmap[name] for name in ("YIELD_VALUE", "YIELD_FROM") if name in dis.opmap)
+_YIELD_FROM = dis.opmap.get("YIELD_FROM", -2)
 _RETURNS = frozenset(dis.opmap[name] for name in ("RETURN_VALUE", "RETURN_CONST")
                      if name in dis.opmap)
 
@@ -78,8 +81,9 @@ class SettraceTracer:
             if not frame.f_code.co_flags & _CO_GENERATOR_LIKE:
                 return False
             lasti = frame.f_lasti
-            return lasti >= 0 and (opcode_at(frame, lasti) == _YIELD
-                                   or opcode_at(frame, lasti - 2) == _YIELD)
+            return lasti >= 0 and (opcode_at(frame, lasti) in _YIELDS
+                                   or opcode_at(frame, lasti - 2) in _YIELDS
+                                   or opcode_at(frame, lasti + 2) == _YIELD_FROM)
 
         def broken(exc: Exception) -> None:
             rec.fail(exc)
@@ -92,10 +96,13 @@ class SettraceTracer:
                     if event == "line":
                         line(st, frame.f_lineno)
                     elif event == "return":
-                        op = opcode_at(frame, frame.f_lasti)
+                        lasti = frame.f_lasti
+                        op = opcode_at(frame, lasti)
                         if op in _RETURNS:
                             leave(st, arg)
-                        elif op == _YIELD:
+                        elif op in _YIELDS or (not st.raised and (
+                                opcode_at(frame, lasti - 2) in _YIELDS        # 3.13: on RESUME
+                                or opcode_at(frame, lasti + 2) == _YIELD_FROM)):  # 3.10
                             suspend(st)
                         else:
                             unwind(st)

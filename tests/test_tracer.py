@@ -562,3 +562,57 @@ def test_only_the_starting_thread_is_followed(impl):
     trace, value = trace_program(src, "f()", impl=impl)
     assert value == [1]
     assert "work" not in {e.func for e in trace.events}
+
+
+def test_closing_a_suspended_generator_frees_its_locals(impl):
+    src = ("log = []\n"
+           "class Res:\n"
+           "    def __del__(self):\n"
+           "        log.append('freed')\n"
+           "def gen():\n"
+           "    r = Res()\n"
+           "    yield 1\n"
+           "    yield 2\n"
+           "def f():\n"
+           "    it = gen()\n"
+           "    next(it)\n"
+           "    it.close()\n"
+           "    return list(log)\n")
+    _, value = trace_program(src, "f()", impl=impl)
+    assert value == ["freed"]
+
+
+def test_dropping_a_suspended_generator_frees_its_locals(impl):
+    src = ("log = []\n"
+           "class Res:\n"
+           "    def __del__(self):\n"
+           "        log.append('freed')\n"
+           "def gen():\n"
+           "    r = Res()\n"
+           "    yield 1\n"
+           "    yield 2\n"
+           "def f():\n"
+           "    it = gen()\n"
+           "    next(it)\n"
+           "    del it\n"
+           "    return list(log)\n")
+    _, value = trace_program(src, "f()", impl=impl)
+    assert value == ["freed"]
+
+
+def test_a_generator_value_changed_while_suspended_is_reported_after_resumption(impl):
+    src = ("def gen():\n"
+           "    x = [1]\n"
+           "    y = None\n"
+           "    while True:\n"
+           "        y = yield x\n"
+           "        x = None\n"
+           "def f():\n"
+           "    it = gen()\n"
+           "    next(it)\n"
+           "    it.send(5)\n"
+           "    return 1\n")
+    trace, _ = trace_program(src, "f()", impl=impl)
+    changes = [e.locals for e in trace.events if e.func == "gen" and e.locals]
+    assert {"x": ("NoneType", "None")} in changes
+    assert {"y": ("int", "5")} in changes
