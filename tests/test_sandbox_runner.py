@@ -9,7 +9,7 @@ import pytest
 from sandbox import ExecResult, Status, TestCase, run, run_many
 from sandbox import runner
 from sandbox.checks import bounded_repr, stdout_matches, values_equal
-from tests.sandbox_support import own_children, tracer_impl  # noqa: F401
+from tests.sandbox_support import TRACER_IMPLS, own_children, tracer_impl  # noqa: F401
 
 ADD = "def add(a, b):\n    return a + b\n"
 FAST = {"timeout_s": 2.0, "memory_mb": 512}
@@ -237,3 +237,13 @@ def test_shutdown_leaves_no_children():
     runner.shutdown()
     assert own_children() == []
     assert run(ADD, TestCase.call("add(1, 1)", expected="2"), **FAST).passed
+
+
+@pytest.mark.skipif(len(TRACER_IMPLS) < 2, reason="sys.monitoring needs Python 3.12+")
+def test_both_tracers_give_the_same_trace_through_the_runner():
+    program = ("def fizz(n):\n    out = []\n    for i in range(1, n + 1):\n        if i % 3 == 0:\n"
+               "            out.append('Fizz')\n        else:\n            out.append(str(i))\n    return out\n")
+    test = TestCase.call("fizz(7)", expected="['1', '2', 'Fizz', '4', '5', 'Fizz', '7']")
+    a, b = (run(program, test, tracer_impl=impl, **FAST) for impl in ("settrace", "sysmon"))
+    assert a.passed and b.passed
+    assert a.trace.to_dict() == b.trace.to_dict()
