@@ -112,6 +112,9 @@ def _event_lines(trace: Trace) -> list[str]:
             out.append(_clip(indent + where + _line(event)))
     if gap_at is not None and gap_at >= len(trace.events):
         out.append(gap_text)
+    for note in trace.notes:  # folds and the cap are shown in place; say anything else at the end
+        if not note.startswith(("loop at line ", CAP_NOTE_PREFIX)):
+            out.append(f"[{note}]")
     return out
 
 

@@ -29,6 +29,7 @@ from sandbox.types import Trace, TraceEvent
 pin_builtins(globals())
 
 _type = type
+_repr = repr
 _len = len
 _all = all
 
@@ -52,6 +53,8 @@ _SNAPSHOT_MAX = 64
 _HIDDEN_TYPES = frozenset({types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType,
                            types.MethodType})
 _MISSING = object()
+_SMALL_INT = 10 ** 15
+_PLAIN_ATOMS = frozenset({bool, type(None)})   # their repr is short and cannot fail
 _RELEASED = object()   # stands for a value we stopped referencing (suspended generator)
 
 # An event while recording: [kind, lineno, func, source, locals, value, stdout, repeat]
@@ -440,7 +443,7 @@ class Recorder:
     def _diff(self, st: FrameState) -> dict | None:
         try:
             items = list(st.frame.f_locals.items())
-        except Exception:
+        except Exception:  # a frame torn down under us (a signal handler calling stop())
             return None
         prev = st.prev
         skip = self._skip_names
@@ -472,11 +475,16 @@ class Recorder:
                     del prev[name]
                     known -= 1
                 continue
-            text = safe_repr(value, limit)
+            if t is int and -_SMALL_INT < value < _SMALL_INT or t in _PLAIN_ATOMS:
+                text = _repr(value)    # the common case, without a call into saferepr
+            else:
+                text = safe_repr(value, limit)
             tname = t.__name__
             prev[name] = (value, tname, text,
                           _snapshot(value, t) if t in _SNAPSHOT_TYPES else None)
-            if old is not None and old[2] == text and old[1] == tname:
+            if old is None:
+                known += 1
+            elif old[2] == text and old[1] == tname:
                 continue
             if changed is None:
                 changed = {}

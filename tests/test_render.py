@@ -176,3 +176,13 @@ def test_result_text_respects_max_chars():
     text = render_result(result, TestCase.call("f()"), max_chars=700)
     assert len(text) <= 700
     assert text.splitlines()[-1] == "Outcome: timed out: timed out after 2s"
+
+
+def test_other_notes_are_said_at_the_end():
+    trace = Trace(events=[ev("call", 1, source="def f():")],
+                  notes=["loop at line 3 in f: 5 iterations folded (10 events elided)",
+                         "tracer error, nothing recorded after it: RuntimeError: boom"])
+    assert render_trace(trace).splitlines() == [
+        "call f()", "[tracer error, nothing recorded after it: RuntimeError: boom]"]
+    only_note = Trace(notes=["no trace: tracer unavailable (ImportError)"])
+    assert render_trace(only_note) == "[no trace: tracer unavailable (ImportError)]"
