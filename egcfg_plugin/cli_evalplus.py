@@ -27,7 +27,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = "evalplus_results"      # evalplus.codegen's default --root
-EVALPLUS_MAX_NEW_TOKENS = 768          # DecoderBase's default, used by `evalplus.codegen --backend hf`
+DEFAULT_CONFIG = "s3t0.7d2k1g1.0"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,15 +53,14 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="default", help="'default', a pinned model name, or a local folder")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--config", default=None,
-                       help="one EG-CFG config, e.g. s3t0.7d2k1g1.0, or 'baseline' (gamma=0, greedy); "
-                            "default s3t0.7d2k1g1.0")
+                       help=f"one EG-CFG config, e.g. s3t0.7d2k1g1.0, or 'baseline' (gamma=0, greedy); "
+                            f"default {DEFAULT_CONFIG}")
     group.add_argument("--grid", default=None, help="agents: a grid YAML (configs/NAME.yaml) or a shipped grid name")
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks (writes a subset dataset file)")
     p.add_argument("--root", default=DEFAULT_ROOT, help=f"output root, as evalplus.codegen's (default {DEFAULT_ROOT})")
     p.add_argument("--samples", default=None, help="explicit samples path (.jsonl) instead of the EvalPlus naming")
     p.add_argument("--max-new-tokens", type=int, default=None,
-                   help=f"per task (default {EVALPLUS_MAX_NEW_TOKENS}, EvalPlus's; a +max_new_tokens=N extra "
-                        f"in --config wins)")
+                   help="per task, for every config (default: the config's own, 512; EvalPlus's hf uses 768)")
     p.add_argument("--force-base-prompt", action="store_true",
                    help="prompt with the bare task text even if the model has a chat template (as EvalPlus's flag)")
 
@@ -108,19 +107,12 @@ def _configs(args):
             raise ValueError(f"--grid needs egcfg_plugin.agents, which this install lacks ({e}); "
                              f"use --config instead") from None
         configs = load_grid(args.grid)
-        label = "grid-" + Path(args.grid).stem
     else:
-        configs = [EGCFGConfig.parse(args.config or "s3t0.7d2k1g1.0")]
-        label = configs[0].compact
-    default_tokens = EGCFGConfig().max_new_tokens
-    out = []
-    for c in configs:
-        if args.max_new_tokens is not None:
-            c = c.replace(max_new_tokens=args.max_new_tokens)
-        elif c.max_new_tokens == default_tokens:
-            c = c.replace(max_new_tokens=EVALPLUS_MAX_NEW_TOKENS)
-        out.append(c)
-    return out, label
+        configs = [EGCFGConfig.parse(args.config or DEFAULT_CONFIG)]
+    if args.max_new_tokens is not None:
+        configs = [c.replace(max_new_tokens=args.max_new_tokens) for c in configs]
+    label = "grid-" + Path(args.grid).stem if args.grid else configs[0].compact
+    return configs, label
 
 
 def model_label(model: str) -> str:

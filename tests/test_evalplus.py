@@ -125,9 +125,24 @@ def test_base_prompt_continues_the_task_text(all_tasks, tok):
 
 # -- visible tests: from the prompt only ----------------------------------------------------------
 def _flat(value) -> str:
-    """Without whitespace, quotes and escaped newlines (a docstring's "a\\nb" is the call's 'a\nb')."""
+    """Lower case, without whitespace, quotes and escaped newlines (a docstring's "a\\nb" is the
+    call's 'a\nb'; prose examples write true for True)."""
     text = "".join(str(value).replace("\\n", "").split())
-    return text.replace('"', "").replace("'", "")
+    return text.replace('"', "").replace("'", "").lower()
+
+
+def _parts(test) -> list[str]:
+    """An MBPP assert as a whole; a HumanEval example's function, arguments and expected value."""
+    import ast
+
+    code = test.code.strip()
+    if code.startswith("assert"):
+        return [code]
+    call = ast.parse(code, mode="eval").body
+    parts = [ast.unparse(call.func)] + [ast.unparse(a) for a in call.args] + [ast.unparse(k.value) for k in call.keywords]
+    if test.expected is not None:
+        parts.append(ast.unparse(ast.parse(test.expected, mode="eval").body))
+    return parts
 
 
 @pytest.mark.parametrize("dataset", list(SIZES))
@@ -151,16 +166,17 @@ def test_visible_tests_come_from_the_prompt_without_hidden_fields(all_tasks, dat
         tests = ed.visible_tests(dataset, task)
         with_tests += bool(tests)
         prompt = _flat(task["prompt"])
-        for t in tests:     # every visible call is written in the prompt
-            call = _flat(t.code.strip().removeprefix("assert"))
-            assert call[:30] in prompt, (task["task_id"], t)
+        for t in tests:     # every visible test is written in the prompt: its arguments and expected value
+            for part in _parts(t):
+                assert _flat(part) in prompt, (task["task_id"], t, part)
     assert seen_rows and all(not set(ed.HIDDEN_FIELDS) & set(row) for row in seen_rows)
     assert with_tests >= 0.9 * len(all_tasks[dataset])
 
 
 # -- the codegen CLI on a scripted stub -----------------------------------------------------------
 def _stub_writing(tok, script):
-    return StubLM(len(tok), script_policy(tok, script + "```\n"))
+    """A stub that writes `script` as its answer, right after EvalPlus's response prefix."""
+    return StubLM(len(tok), script_policy(tok, script + "```\n", marker=ed.RESPONSE_PREFIX + "\n```python\n"))
 
 
 @pytest.fixture
