@@ -35,7 +35,7 @@ def run_compare(args, prep: dict, command: str) -> None:
 
         state = PartialState()
         world, rank = state.num_processes, state.process_index
-    device = args.device or (str(state.device) if state is not None else "cpu")
+    device = str(state.device) if state is not None else (args.device or "cpu")
     main_proc = rank == 0
 
     existing = _read_records(out)                 # (task_id, method) -> record, from every shard
