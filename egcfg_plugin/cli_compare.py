@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="agent worker processes, each with its own model copy (1: agents run in this process)")
     p.add_argument("--all-agents", action="store_true",
                    help="run every agent on every task (slower) to report the 'any agent solves it' upper bound")
-    p.add_argument("--prompt-style", default="chat", help="the adapter's prompt style (as the egcfg_* lm-eval tasks use)")
+    p.add_argument("--prompt-style", default=None,
+                   help="the adapter's prompt style, chat or base (default: the task's, chat for the egcfg_* tasks)")
     p.add_argument("--cache", default=None, help="generation cache folder (default ~/.cache/egcfg/generations)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
     p.add_argument("--device", default=None, help="torch device for the model (default: cpu, or the accelerate device)")
@@ -81,10 +82,18 @@ def prepare(args) -> dict:
         base = baseline_config(args.baseline)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
+    from task_adapters import registry
+
+    try:
+        adapter_name = resolve_task(args.task)
+        adapter = registry.get_adapter(adapter_name)
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
+    style = args.prompt_style or getattr(adapter, "default_style", None) or "chat"
     model_label = Path(args.model).name or args.model
     out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
-    identity = {"task": args.task, "model": args.model, "baseline": base.compact,
-                "egcfg": [c.compact for c in grid], "prompt_style": args.prompt_style, "all_agents": args.all_agents}
+    identity = {"task": args.task, "adapter": adapter_name, "model": args.model, "baseline": base.compact,
+                "egcfg": [c.compact for c in grid], "prompt_style": style, "all_agents": args.all_agents}
     meta_path = out / "run.json"
     replace = False
     if meta_path.exists():
@@ -101,15 +110,20 @@ def prepare(args) -> dict:
         if not args.force:
             raise SystemExit(f"egcfg compare: {out} holds task records but no run.json; use another --out or --force")
         replace = True
-    from task_adapters.registry import get_adapter
-
-    try:
-        get_adapter(args.task)
-    except (KeyError, ValueError) as e:
-        raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
     if replace:
         clear_run(out)
     return {"out": out, "grid": grid, "base": base, "identity": identity}
+
+
+def resolve_task(task: str) -> str:
+    """The adapter name for `--task`: our `egcfg_<task>` variant when there is one (so `mbpp` gets
+    the same prompts as `lm_eval --tasks egcfg_mbpp`), else the name itself."""
+    from task_adapters import registry
+
+    tasks = getattr(registry, "TASKS", {})
+    if not task.startswith("egcfg_") and f"egcfg_{task}" in tasks:
+        return f"egcfg_{task}"
+    return task
 
 
 def clear_run(out: Path) -> None:

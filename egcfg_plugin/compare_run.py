@@ -24,7 +24,8 @@ def run_compare(args, prep: dict, command: str) -> None:
     from task_adapters.registry import get_adapter
 
     out: Path = prep["out"]
-    adapter = get_adapter(args.task)
+    adapter = get_adapter(prep["identity"]["adapter"])
+    style = prep["identity"]["prompt_style"]
     rows = adapter.load(args.limit)
     if not rows:
         raise SystemExit(f"egcfg compare: task {args.task!r} loaded no rows; check EGCFG_DATA_DIR")
@@ -73,7 +74,7 @@ def run_compare(args, prep: dict, command: str) -> None:
         (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     methods = (("baseline", [prep["base"]]), ("egcfg", prep["grid"]))
-    problems = [(i, row, adapter.problem(row, style=args.prompt_style)) for i, row in enumerate(rows)]
+    problems = [(i, row, adapter.problem(row, style=style)) for i, row in enumerate(rows)]
     todo = [p for p in problems if any((p[2].task_id, m) not in existing for m, _ in methods)]
     if state is not None:
         state.wait_for_everyone()
