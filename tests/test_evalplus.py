@@ -317,3 +317,23 @@ def test_evaluate_scores_the_subset_with_evalplus_unchanged(canonical_stub, tmp_
     assert "humaneval+ (base + extra tests)\npass@1:\t1.000" in out
     assert stale.with_name(stale.name + ".stale").is_file()
     assert json.loads(stale.read_text())["eval"].keys() == {"HumanEval/0", "HumanEval/1"}
+
+
+def test_grid_runs_agents_and_logs_the_selection(canonical_stub, tmp_path, monkeypatch):
+    grid = tmp_path / "two.yaml"
+    grid.write_text("agents:\n  - baseline\n  - s3t0.7d2k1g1.0\n")
+    calls = _count_generations(monkeypatch)
+    argv = ["codegen", "--dataset", "humaneval", "--grid", str(grid), "--limit", "1", "--root", str(tmp_path)]
+    assert cli_evalplus.main(argv) == 0
+    raw = tmp_path / "humaneval" / "qwen2.5-coder-0.5b-instruct_egcfg-grid-two_temp_0.0-limit1.raw.jsonl"
+    record = _lines(raw)[0]
+    # the greedy agent passes the visible tests, so it settles the task and the EG-CFG agent never runs
+    assert calls == ["HumanEval/0"]
+    assert record["selection"]["agent"] == 0 and record["selection"]["rule"] == "first_visible_pass"
+    assert record["selection"]["configs"] == ["baseline", "s3t0.7d2k1g1.0"] and record["config"] == "baseline"
+
+
+def test_missing_grid_file_is_a_clear_error(tmp_path, capsys):
+    argv = ["codegen", "--dataset", "humaneval", "--grid", str(tmp_path / "nope.yaml"), "--root", str(tmp_path)]
+    assert cli_evalplus.main(argv) == 2
+    assert "nope.yaml" in capsys.readouterr().err
