@@ -302,13 +302,13 @@ class _Child:
         _real_exit(0)
 
 
-def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int) -> None:
+def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int, warm_tracer: bool = True) -> None:
     """A spare child, freshly forked by the server: prepare everything that does not depend on
     the request, wait for the request on `request_fd`, run it, report on `result_fd`, exit.
-    Never returns."""
+    `warm_tracer`: the next request will likely be traced (the last one was). Never returns."""
     try:
         raw_stdout_fd = prepare_process(request_fd, result_fd, run_dir, server_pid)
-        _warm_up()
+        _warm_up(warm_tracer)
         try:
             request = pickle.loads(read_frame(request_fd))
         except (ProtocolError, OSError, EOFError, pickle.UnpicklingError):
@@ -353,15 +353,16 @@ def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: i
 WARM_SOURCE = "def _warm(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n_warm(3)\n"
 
 
-def _warm_up() -> None:
+def _warm_up(with_tracer: bool) -> None:
     """While the spare waits, run the machinery of a run once on a tiny program: the pages it
-    writes to (copy-on-write after the fork) are then copied off the request's critical path."""
+    writes to (copy-on-write after the fork) are then copied off the request's critical path.
+    The tracer part only when the next run is likely traced (it costs CPU otherwise)."""
     try:
         sink = _Sink(1024, lambda: None, 1)
         out = io.TextIOWrapper(sink, encoding="utf-8", errors="backslashreplace", write_through=True)
         out.write("warm\n")
         code = compile(WARM_SOURCE, PROGRAM_FILE, "exec", dont_inherit=True)
-        tracer_module = sys.modules.get("sandbox.tracer")
+        tracer_module = sys.modules.get("sandbox.tracer") if with_tracer else None
         tracer = (tracer_module.make_tracer(PROGRAM_FILE, stdout_getter=sink.text, source=WARM_SOURCE)
                   if tracer_module is not None else None)
         if tracer is not None:

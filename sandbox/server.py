@@ -80,6 +80,7 @@ class Server:
         self.jobs: dict[int, _Job] = {}          # by pid
         self.spares: collections.deque[_Spare] = collections.deque()
         self.spare_target = spares
+        self.last_traced = True   # spares warm the tracer when the last request was traced
         self.run_ids = itertools.count(1)
         self.frames = FrameBuffer()
         self.base = tempfile.mkdtemp(prefix="egcfg-sandbox-")
@@ -131,7 +132,7 @@ class Server:
             try:
                 os.close(req_w)
                 os.close(res_r)
-                child.serve(req_r, res_w, run_dir, server_pid)
+                child.serve(req_r, res_w, run_dir, server_pid, self.last_traced)
             finally:
                 os._exit(70)
         os.close(req_r)
@@ -157,6 +158,7 @@ class Server:
             self._start(pickle.loads(raw), frame(raw))
 
     def _start(self, req: dict, message: bytes) -> None:
+        self.last_traced = bool(req.get("trace"))
         while True:
             spare = self.spares.popleft() if self.spares else self._fork_spare()
             try:
