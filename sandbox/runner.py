@@ -64,8 +64,8 @@ def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, m
     Results come back in the order of `pairs`.
     """
     _check_limits(timeout_s, memory_mb, output_limit, tracer_impl)
-    workers = workers or _cores()
-    if workers < 1:
+    workers = _cores() if workers is None else workers
+    if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be >= 1 (or None for all cores), got {workers!r}")
     limits = {"timeout_s": float(timeout_s), "memory_mb": int(memory_mb), "trace": bool(trace),
               "output_limit": int(output_limit), "tracer_impl": tracer_impl}

@@ -207,8 +207,9 @@ def test_bad_arguments_name_the_value():
         run(ADD, TestCase.call("1"), tracer_impl="pdb")
     with pytest.raises(TypeError, match="TestCase"):
         run(ADD, "add(1, 2)")
-    with pytest.raises(ValueError, match="workers"):
-        run_many([(ADD, TestCase.call("1"))], workers=-1)
+    for workers in (0, -1):
+        with pytest.raises(ValueError, match="workers"):
+            run_many([(ADD, TestCase.call("1"))], workers=workers)
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
