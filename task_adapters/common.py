@@ -20,31 +20,25 @@ log = logging.getLogger(__name__)
 STYLES = ("chat", "base")
 RESPONSE_PREFIX = "```python\n"
 DEFAULT_MEMORY_MB = 2048
-TIMEOUT_STEPS = (5.0, 10.0, 20.0, 30.0, 45.0, 70.0, 100.0, 150.0, 300.0, 600.0)
-
-
-def timeout_step(seconds: float) -> float:
-    """The smallest of `TIMEOUT_STEPS` that is >= `seconds` (or `seconds` itself past the last)."""
-    for step in TIMEOUT_STEPS:
-        if seconds <= step:
-            return step
-    return float(seconds)
 
 
 def run_pairs(pairs: list[tuple[str, TestCase]], timeouts: list[float],
               memory_mb: int | list[int] = DEFAULT_MEMORY_MB) -> list[ExecResult]:
-    """Run (program, test) pairs in the sandbox without tracing. Timeouts are rounded up to a few
-    steps (`TIMEOUT_STEPS`) and each (step, memory) group is one parallel `run_many` call, so a
-    pair gets at least its own limits. Results come back in input order."""
+    """Run (program, test) pairs in the sandbox without tracing, in one parallel `run_many` call
+    per memory cap. A call's wall-clock limit is the largest of its pairs' `timeouts` (so each pair
+    gets at least its own), and the longest pairs start first. Results come back in input order.
+    Tests that need a tighter limit enforce it themselves (the plus harness counts CPU time)."""
     from sandbox.runner import run_many  # lazy: the runner starts a fork-server
 
     memory = memory_mb if isinstance(memory_mb, list) else [memory_mb] * len(pairs)
     results: list[ExecResult | None] = [None] * len(pairs)
-    groups: dict[tuple[float, int], list[int]] = defaultdict(list)
-    for i, (t, m) in enumerate(zip(timeouts, memory)):
-        groups[(timeout_step(t), int(m))].append(i)
-    for (t, m), idx in groups.items():
-        out = run_many([pairs[i] for i in idx], timeout_s=t, memory_mb=m, trace=False)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i, m in enumerate(memory):
+        groups[int(m)].append(i)
+    for m, idx in groups.items():
+        idx.sort(key=lambda i: -timeouts[i])
+        out = run_many([pairs[i] for i in idx], timeout_s=max(timeouts[i] for i in idx), memory_mb=m,
+                       trace=False)
         for i, r in zip(idx, out):
             results[i] = r
     return results  # type: ignore[return-value]

@@ -15,8 +15,8 @@ the trace but never compared. Setup = the code context, the first case's input, 
 69 rows insert the snippet inside a function body (``def f(...):`` then ``[insert]``): a body
 cannot run on its own, so those rows have no visible test.
 
-Rows whose library is not importable here (tensorflow on this machine) carry
-``meta["unscorable"]``; scoring them would only report the ImportError.
+Rows that import a module missing here carry ``meta["unscorable"]`` (on this machine: tensorflow,
+seaborn, xgboost, gensim, statsmodels; 106 rows); scoring them would only report the ImportError.
 """
 from __future__ import annotations
 
@@ -31,14 +31,20 @@ from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style
 LIBRARY_MODULES = {"Pandas": "pandas", "Numpy": "numpy", "Matplotlib": "matplotlib", "Sklearn": "sklearn",
                    "Scipy": "scipy", "Pytorch": "torch", "Tensorflow": "tensorflow"}
 HEADLESS = "import os as _egcfg_os\n_egcfg_os.environ.setdefault('MPLBACKEND', 'Agg')\n"
+_IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 _EXEC_CONTEXT = re.compile(r'exec_context\s*=\s*r?("""|\'\'\')(.*?)\1', re.S)
 
 
+_AVAILABLE: dict[str, bool] = {}
+
+
 def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
+    if name not in _AVAILABLE:
+        try:
+            _AVAILABLE[name] = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            _AVAILABLE[name] = False
+    return _AVAILABLE[name]
 
 
 class DS1000Adapter(Adapter):
@@ -63,10 +69,19 @@ class DS1000Adapter(Adapter):
     def library(self, row) -> str:
         return row["metadata"].get("library", "")
 
+    def needed_modules(self, row) -> list[str]:
+        """Top-level modules the row's code context imports, plus its library's."""
+        mods = set(_IMPORT.findall(row["code_context"]))
+        lib = LIBRARY_MODULES.get(self.library(row))
+        if lib:
+            mods.add(lib)
+        return sorted(mods)
+
     def unscorable(self, row) -> str | None:
-        module = LIBRARY_MODULES.get(self.library(row))
-        if module and not _module_available(module):
-            return f"{module} is not installed"
+        """Why this row cannot be scored here (a module it imports is missing), or None."""
+        missing = [m for m in self.needed_modules(row) if not _module_available(m)]
+        if missing:
+            return f"needs {', '.join(missing)} (not installed)"
         return None
 
     def check_hidden(self, row) -> None:

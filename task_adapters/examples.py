@@ -16,8 +16,10 @@ Only the docstring of the entry-point function is read. The forms recognised (al
 
 Calls may name the function differently from the entry point when the line starts with the call
 (HumanEval/81 writes ``grade_equation``, /149 ``list_sort``); the entry point is substituted.
-Bare words as arguments (``is_happy(abcd)``) are read as strings. Arguments and expected values
-must be Python literals; ``true``/``false`` are read as booleans.
+Bare words as arguments (``is_happy(abcd)``) are read as strings, unless the word is a parameter
+name (``tri(n) = ...`` states a rule, not an example). Arguments and expected values must be
+Python literals; ``true``/``false`` are read as booleans. A literal call with no stated value is
+kept as a call (an input without expectation).
 
 Everything found here is only a candidate: `task_adapters.humaneval` keeps an example only when
 the canonical solution passes it, since docstrings have typos.
@@ -245,9 +247,9 @@ def _value_text(text: str, pos: int) -> str:
 
 
 # -- call normalisation ---------------------------------------------------------------------------
-def make_call(call_text: str, entry_point: str, allowed: set[str]) -> str | None:
+def make_call(call_text: str, entry_point: str, allowed: set[str], params: list[str] | None = None) -> str | None:
     """`call_text` (``name(args)``) as ``entry_point(args)`` with literal arguments, or None.
-    Bare-word arguments become strings."""
+    Bare-word arguments become strings, except a parameter's name (``tri(n)`` is symbolic)."""
     try:
         node = ast.parse(call_text.strip(), mode="eval").body
     except SyntaxError:
@@ -257,6 +259,8 @@ def make_call(call_text: str, entry_point: str, allowed: set[str]) -> str | None
     args = []
     for a in list(node.args) + [k.value for k in node.keywords]:
         if isinstance(a, ast.Name) and a.id not in ("True", "False", "None") and a.id not in allowed:
+            if params and a.id in params:
+                return None
             a = ast.Constant(a.id)
         try:
             ast.literal_eval(a)
@@ -334,7 +338,7 @@ def _doctest_example(source, want, entry, allowed, line) -> Example | None:
     return None   # not an expression: left to the inline scan (e.g. ">>> f(x) [0, 1]")
 
 
-def _inline(text: str, lines: list[str], entry: str, allowed: set[str], used: set[int],
+def _inline(text: str, lines: list[str], entry: str, allowed: set[str], params, used: set[int],
             doctest_lines: set[int]) -> list[Example]:
     """``f(x) SEP y`` anywhere in the docstring (aliases only at the start of a line)."""
     out = []
@@ -363,16 +367,14 @@ def _inline(text: str, lines: list[str], entry: str, allowed: set[str], used: se
         end = _match_paren(text, pos + len(name))
         if end < 0:
             continue
-        call = make_call(text[pos:end], entry, allowed)
+        call = make_call(text[pos:end], entry, allowed, params)
         if call is None:
             continue
         sep = _SEP.match(text, end)
         if sep is None and ln in doctest_lines:
             sep_end = end          # ">>> f(x) [0, 1]": a doctest line with the output inline
-        elif sep is None:
-            rest = text[end:text.find("\n", end) if "\n" in text[end:] else len(text)].strip()
-            if not rest or rest in (".", ","):
-                out.append(Example(call, None, "call", ln))
+        elif sep is None:     # a call without a stated value: an input, still
+            out.append(Example(call, None, "call", ln))
             continue
         else:
             sep_end = sep.end()
@@ -493,7 +495,7 @@ def extract_examples(prompt: str, entry_point: str) -> list[Example]:
     found += _io_blocks(lines, entry_point, params, used)
     found += _for_should_be(lines, entry_point, params, used)
     found += _assign_return(lines, entry_point, params, used)
-    found += _inline(doc, lines, entry_point, allowed, used, doctest_lines)
+    found += _inline(doc, lines, entry_point, allowed, params, used, doctest_lines)
     seen, out = set(), []
     for ex in sorted(found, key=lambda e: e.line):
         key = (ex.code, ex.expected)

@@ -22,7 +22,7 @@ from task_adapters.examples import Example, extract_examples
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 MAX_VISIBLE = 10
 VALIDATE_TIMEOUT_S = 20.0
 _CACHE = data.JsonCache("visible")
@@ -94,7 +94,8 @@ class HumanEvalAdapter(Adapter):
         for (k, ex), r in zip(owner, results):
             outcome.setdefault(k, {})[ex] = r.status
         for k, (row, candidates) in enumerate(todo):
-            _CACHE.put(self._cache_key(row), self._record(row, candidates, outcome.get(k)))
+            checked = self.canonical_program(row) is not None
+            _CACHE.put(self._cache_key(row), self._record(row, candidates, outcome.get(k, {}) if checked else None))
 
     @staticmethod
     def _record(row, candidates: list[Example], status: dict[Example, Status] | None) -> dict:

@@ -13,13 +13,15 @@ candidate program. Two entry points:
   (MBPP+: are_equivalent, sum_div, surface_Area, digit_distance_nums, set-equal and not-None
   tasks; HumanEval+: find_zero by |poly(x)| <= atol), then, for float outputs or a task atol,
   same type and length and ``numpy.allclose(rtol=1e-7, atol)``. Each input has a CPU-time limit
-  (max(1 s, 4 x the reference time), as EvalPlus) enforced with ITIMER_PROF when that timer is free.
+  (max(1 s, 4 x the reference time), as EvalPlus) enforced with ITIMER_PROF when that timer is free,
+  and the whole set a CPU budget (EvalPlus's per-task timeout; see task_adapters.plus), so the
+  sandbox's wall-clock limit is only a backstop.
 
 A case is a dict, pickled into the test source: entry_point, dataset ("humaneval" | "mbpp"), name
 ("base" | "plus"), expected (list of ("v", value) | ("r",)), limits (seconds per input),
-atol, reference (the canonical program, for recomputed outputs), output_not_none (bool); the
-inputs travel pickled on their own (`_raw_inputs`), decoded once per check and again only to name
-a failing input (the candidate may have mutated it).
+budget (CPU seconds for all inputs), atol, reference (the canonical program, for recomputed
+outputs), output_not_none (bool). The inputs travel pickled on their own (`_raw_inputs`),
+decoded once per check and again only to name a failing input (the candidate may mutate them).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import pickle
 import zlib
 
 MARKER = "EGCFG-EXPECTED "
-HARNESS_VERSION = 2
+COMPUTE_VERSION = 2      # bump when the expected-output format changes (part of the cache key)
 
 HARNESS = r'''
 import base64 as _egcfg_b64, copy as _egcfg_copy, math as _egcfg_math, pickle as _egcfg_pickle
@@ -195,6 +197,7 @@ def _egcfg_plus_check(ns, case):
     if timer:
         _egcfg_signal.signal(_egcfg_signal.SIGPROF, _egcfg_on_prof)
     atol = case["atol"]
+    budget, spent = case["budget"], 0.0
     try:
         for i, inp in enumerate(inputs):
             exp = case["expected"][i]
@@ -206,6 +209,9 @@ def _egcfg_plus_check(ns, case):
                 exp = exp[1]
             limit = case["limits"][i]
             t0 = _egcfg_time.process_time()
+            if spent > budget:
+                raise AssertionError("%s: over the task's %.3gs time budget before input #%d"
+                                     % (name, budget, i))
             try:
                 if timer:
                     _egcfg_signal.setitimer(_egcfg_signal.ITIMER_PROF, limit)
@@ -217,12 +223,14 @@ def _egcfg_plus_check(ns, case):
                 raise
             except Exception as exc:
                 raise AssertionError("%s input #%d raised %s: %s; input %s"
-                                     % (name, i, type(exc).__name__, _egcfg_short(exc, 200),
+                                     % (name, i, type(exc).__name__, str(exc)[:200],
                                         _egcfg_short(_egcfg_original(case, i))))
             finally:
                 if timer:
                     _egcfg_signal.setitimer(_egcfg_signal.ITIMER_PROF, 0)
-            if not timer and _egcfg_time.process_time() - t0 > limit:
+            took = _egcfg_time.process_time() - t0
+            spent += took
+            if not timer and took > limit:
                 raise AssertionError("%s input #%d: over its %.2gs time limit" % (name, i, limit))
             try:
                 ok, atol = _egcfg_same(case, inp, out, exp, atol)
