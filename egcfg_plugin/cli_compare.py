@@ -63,10 +63,14 @@ def baseline_config(text: str):
 
 
 def grid_name(spec: str) -> str:
+    """A short name for the grid: the YAML file's stem, a shipped grid's name, the single config,
+    or "custom-<hash>" for a list of configs."""
     p = Path(spec)
     if p.suffix in (".yaml", ".yml"):
         return p.stem
-    return spec if len(spec) <= 40 else hashlib.sha256(spec.encode()).hexdigest()[:10]
+    if "," not in spec and "/" not in spec and len(spec) <= 60:
+        return spec
+    return "custom-" + hashlib.sha256(spec.encode()).hexdigest()[:8]
 
 
 def prepare(args) -> dict:
@@ -166,6 +170,8 @@ def device_info(device: str, workers: int, world: int = 1) -> str:
         name = torch.cuda.get_device_name(torch.device(device))
         return f"GPU: {name}" + (f" x{world}" if world > 1 else "")
     cpu = platform.processor() or platform.machine()
+    extra = f", {workers} workers" if workers > 1 else ""
+    extra += f", {world} processes" if world > 1 else ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -174,7 +180,7 @@ def device_info(device: str, workers: int, world: int = 1) -> str:
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"CPU: {cpu}, {cores} cores" + (f", {workers} workers" if workers > 1 else "")
+    return f"CPU: {cpu}, {cores} cores{extra}"
 
 
 def _now() -> str:

@@ -32,9 +32,10 @@ def run_compare(args, prep: dict, command: str) -> None:
 
     state, world, rank = None, 1, 0
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch
         from accelerate import PartialState
 
-        state = PartialState()
+        state = PartialState(cpu=not torch.cuda.is_available() or args.device == "cpu")
         world, rank = state.num_processes, state.process_index
     device = str(state.device) if state is not None else (args.device or "cpu")
     main_proc = rank == 0
@@ -92,7 +93,8 @@ def run_compare(args, prep: dict, command: str) -> None:
                 t0 = time.perf_counter()
                 sel = solve(model, tokenizer, problem, configs, cache=cache, pool=pool,
                             all_agents=args.all_agents and method == "egcfg", model_id=model_id)
-                rec = _record(out, adapter, row, problem, method, sel, index, time.perf_counter() - t0)
+                rec = _record(out, adapter, row, problem, method, sel, index, time.perf_counter() - t0,
+                              all_agents=args.all_agents and method == "egcfg")
                 shard.append(rec)
                 existing[(problem.task_id, method)] = rec
                 solved[method] += bool(rec["solved"])
@@ -116,7 +118,8 @@ def run_compare(args, prep: dict, command: str) -> None:
         sys.stdout.write(md)
 
 
-def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elapsed: float) -> dict:
+def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elapsed: float,
+            all_agents: bool) -> dict:
     """Score the selected answer (and, when every agent ran, each agent's) on the hidden tests;
     write the task's log; return its record."""
     scores: dict[str, object] = {}
@@ -128,8 +131,7 @@ def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elap
 
     chosen = score(sel.result.code)
     ran = [r for r in sel.results if r is not None]
-    every_agent_ran = all(r is not None for r in sel.results)
-    agent_solved = [score(r.code).all_passed if r is not None else None for r in sel.results] if every_agent_ran else None
+    agent_solved = [score(r.code).all_passed for r in sel.results] if all_agents else None
     log_rel = f"logs/{method}/{_safe(problem.task_id)}.json"
     doc = {"task_id": problem.task_id, "method": method, "agent": sel.agent, "rule": sel.rule,
            "hidden": _score_dict(chosen), "agents": []}

@@ -94,7 +94,7 @@ def compute(meta: dict, by_method: dict) -> tuple[list[MethodStats], list[str]]:
         others = [o for o in methods if o != m]
         only = sum(1 for t in tasks if by_method[m][t]["solved"] and not any(by_method[o][t]["solved"] for o in others))
         any_agent = None
-        if m == "egcfg" and recs and all(r.get("any_agent_solved") is not None for r in recs):
+        if m == "egcfg" and meta.get("all_agents") and recs and all(r.get("any_agent_solved") is not None for r in recs):
             any_agent = sum(bool(r["any_agent_solved"]) for r in recs)
         stats.append(MethodStats(
             method=m, label=_label(meta, m), configs=_configs(meta, m), tasks=len(recs),
@@ -109,7 +109,11 @@ def _label(meta: dict, method: str) -> str:
         b = meta.get("baseline", "baseline")
         return "baseline (greedy)" if b == "baseline" else f"baseline ({b})"
     n = len(meta.get("egcfg", []))
-    return f"EG-CFG ({meta.get('egcfg_name', 'grid')}, {n} agent{'s' if n != 1 else ''})"
+    agents = f"{n} agent{'s' if n != 1 else ''}"
+    name = meta.get("egcfg_name", "")
+    if n == 1:
+        return f"EG-CFG ({meta['egcfg'][0]})"
+    return f"EG-CFG ({name}, {agents})" if name and not name.startswith("custom") else f"EG-CFG ({agents})"
 
 
 def _configs(meta: dict, method: str) -> str:
