@@ -144,7 +144,16 @@ def test_humaneval_plus_every_row():
     adapter.prepare(rows)
     check_rows(adapter, rows, nothing, hidden=False, hidden_fields=PLUS_HIDDEN)
     n_examples = sum(1 for r in rows if adapter.visible_record(r)["examples"])
-    assert n_examples >= 157
+    assert n_examples == 158
+    from task_adapters.humaneval import HumanEvalAdapter
+
+    base = HumanEvalAdapter()
+    base_rows = {base.task_id(r): r for r in base.load()}
+    base.prepare(list(base_rows.values()))
+    same_prompt = [r for r in rows if r["prompt"] == base_rows[adapter.task_id(r)]["prompt"]]
+    assert len(same_prompt) >= 160
+    for row in same_prompt:     # the visible tests of the base benchmark
+        assert adapter.visible_tests(row) == base.visible_tests(base_rows[adapter.task_id(row)])
 
 
 def test_mbpp_plus_every_row():
