@@ -64,3 +64,26 @@ def test_groups_share_workers_and_a_shared_config_runs_once(pool):
 def test_worker_errors_surface_with_the_workers_traceback():
     with pytest.raises(RuntimeError, match="could not load"):
         AgentPool("fake", 1, loader="tests.fake_agents:no_such_loader", start_timeout_s=60)
+
+
+@pytest.mark.slow
+def test_workers_with_a_real_model_give_the_sequential_results(tiny, tmp_path):
+    """The tiny random model, saved and loaded by two workers: each agent's generation is the one
+    the in-process path makes (greedy and EG-CFG alike)."""
+    model, tokenizer = tiny
+    model.save_pretrained(tmp_path / "tiny")
+    tokenizer.save_pretrained(tmp_path / "tiny")
+    from task_adapters.registry import get_adapter
+
+    adapter = get_adapter("egcfg_mbpp")
+    problem = adapter.problem(adapter.load(1)[0], style="chat")
+    configs = [EGCFGConfig.parse(c, max_new_tokens=16) for c in ("baseline", "s2t0.7d1k1g1.0")]
+    from egcfg_plugin.models import load_model
+
+    local_model, local_tok = load_model(str(tmp_path / "tiny"))
+    seq = solve(local_model, local_tok, problem, configs, all_agents=True)
+    with AgentPool(str(tmp_path / "tiny"), 2, start_timeout_s=300) as pool:
+        par = solve(None, local_tok, problem, configs, pool=pool, all_agents=True)
+    assert [r.tokens for r in par.results] == [r.tokens for r in seq.results]
+    assert [r.code for r in par.results] == [r.code for r in seq.results]
+    assert par.agent == seq.agent and par.rule == seq.rule
