@@ -217,9 +217,10 @@ def plot(path: Path, stats: list[MethodStats], by_method: dict, tasks: list[str]
         colors.append("#8c8c8c" if s.method == "baseline" else "#55a868")
     bars = ax1.bar(names, vals, yerr=errs, capsize=8, color=colors)
     for bar, s in zip(bars, stats):
-        ax1.text(bar.get_x() + bar.get_width() / 2, 2, f"{100 * s.pass_at_1:.1f}%\n({s.solved}/{s.tasks})",
-                 ha="center", va="bottom", color="white", fontweight="bold")
-    ax1.set_ylim(0, 105)
+        top = 100 * wilson(s.solved, s.tasks)[1]
+        ax1.text(bar.get_x() + bar.get_width() / 2, top + 2, f"{100 * s.pass_at_1:.1f}% ({s.solved}/{s.tasks})",
+                 ha="center", va="bottom", fontweight="bold")
+    ax1.set_ylim(0, 112)
     ax1.set_ylabel("pass@1 on hidden tests (%)")
     ax1.set_title("pass@1 with 95% Wilson interval")
     base, eg = by_method.get("baseline", {}), by_method.get("egcfg", {})
