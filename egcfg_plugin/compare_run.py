@@ -53,7 +53,7 @@ def run_compare(args, prep: dict, command: str) -> None:
         from egcfg_plugin.models import resolve_model_path
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(args.model))
-        pool = AgentPool(args.model, args.workers)
+        pool = AgentPool(args.model, args.workers, loader_kwargs={"device": device} if device != "cpu" else None)
         model, model_id = None, pool.model_id
     else:
         from egcfg_plugin.models import load_model
