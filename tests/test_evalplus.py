@@ -337,3 +337,16 @@ def test_missing_grid_file_is_a_clear_error(tmp_path, capsys):
     argv = ["codegen", "--dataset", "humaneval", "--grid", str(tmp_path / "nope.yaml"), "--root", str(tmp_path)]
     assert cli_evalplus.main(argv) == 2
     assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_mbpp_codegen_runs_the_prompt_assert_as_the_visible_test(all_tasks, tok, tmp_path, monkeypatch):
+    task = next(iter(all_tasks["mbpp"].values()))
+    model = _stub_writing(tok, task["canonical_solution"].strip() + "\n")
+    monkeypatch.setattr("egcfg_plugin.models.load_model", lambda name: (model, tok))
+    assert _codegen(tmp_path, dataset="mbpp", limit="1") == 0
+    folder = tmp_path / "mbpp"
+    record = _lines(next(folder.glob("*limit1.raw.jsonl")))[0]
+    assert record["task_id"] == task["task_id"]
+    assert len(record["visible_tests"]) == 1 and record["visible_tests"][0] in task["prompt"]
+    assert record["visible_passed"] == record["visible_total"] == 1
+    assert (folder / "MbppPlus-v0.2.0-limit1.jsonl").is_file()
