@@ -193,3 +193,16 @@ def test_loglikelihood_is_the_stock_one(lms):
     eg, hf = lms
     reqs = [Instance("loglikelihood", {}, ("def f(x):", " return x"), 0, ("t", 0, 1))]
     assert eg.loglikelihood(reqs) == hf.loglikelihood(reqs)
+
+
+def test_list_model_args_run_a_grid_of_agents(tiny):
+    model, tok = tiny
+    eg = EGCFGLM(pretrained=model, tokenizer=tok, device="cpu", batch_size=1, gamma=[0.0, 1.0], s=2)
+    assert [c.compact for c in eg.egcfg_configs] == ["baseline", "s2t0.7d2k1g1.0"]
+    doc = lm_eval_tasks.load_docs("egcfg_mbpp")["test"][0]
+    (text,) = eg.generate_until([request(doc["user_text"] + doc["gen_prefix"], task="egcfg_mbpp", doc=doc,
+                                         until=["```"], max_gen_toks=8)])
+    assert isinstance(text, str)
+    summary = lm_eval_tasks._SUMMARIES.pop(("egcfg_mbpp", doc["task_id"]))
+    assert summary["agent_configs"][0].startswith("baseline") and summary["agents_run"] == 2
+    assert summary["rule"] in ("first_visible_pass", "most_visible", "no_visible_tests")
