@@ -65,6 +65,9 @@ def env(monkeypatch, tmp_path):
 
     registry.get_adapter = get_adapter
     monkeypatch.setitem(sys.modules, "task_adapters.registry", registry)
+    import task_adapters
+
+    monkeypatch.setattr(task_adapters, "registry", registry, raising=False)  # `from task_adapters import registry`
     monkeypatch.setattr(decoding, "generate", gen)
     loads = []
     monkeypatch.setattr(models, "load_model", lambda spec, **kw: loads.append(spec) or (object(), None))
