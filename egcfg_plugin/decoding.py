@@ -269,12 +269,11 @@ class _Decoder:
     # -- result ------------------------------------------------------------------------------
     def _result(self, stop_reason: str, wall: float) -> Result:
         code = self.problem.code_prefix + self.text
+        passed, total = self._visible(code)
         counters = dict(self.backend.counters)
         counters.update(self.counters)
         counters["wall_s"] = wall
         counters["generated_tokens"] = len(self.code_ids)
-        passed, total = self._visible(code)
-        counters["sandbox_s"] = self.counters["sandbox_s"]
         return Result(task_id=self.problem.task_id, code=code, text=self.text, config=self.config.compact,
                       seed=self.config.seed, stop_reason=stop_reason, lines=self.lines, counters=counters,
                       tokens=list(self.code_ids), visible_passed=passed, visible_total=total)
