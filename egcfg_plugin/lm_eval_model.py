@@ -47,6 +47,8 @@ SETTINGS = {
     "accept_visible_pass": "true or false",
     "early_stop_repeats": "an integer in [0, 1000]; 0 turns the early stop off",
     "max_signal_chars": "an integer >= 200",
+    "plausibility": "a number in [0, 1]; for gamma > 1, the floor on a token's probability relative to the top token (0 = off)",
+    "cache": "true or false (default true): reuse generations from the shared cache (~/.cache/egcfg)",
     "grid": "a shipped grid name (quick, paper_grid), a grid YAML path, or compact configs",
 }
 # from_pretrained keywords HFLM forwards through **kwargs that users commonly pass.
@@ -61,6 +63,7 @@ class EGCFGLM(HFLM):
 
     def __init__(self, pretrained: str = "default", **kwargs) -> None:
         settings, hf_args = split_model_args(kwargs)
+        self.egcfg_cache = parse_bool("cache", settings.pop("cache", True))
         self.egcfg_configs = configs_from_args(settings)
         if isinstance(pretrained, str):
             from egcfg_plugin.models import resolve_model_path
@@ -70,6 +73,8 @@ class EGCFGLM(HFLM):
         if self.backend != "causal":
             raise EGCFGUsageError(f"EG-CFG needs a causal (decoder-only) model; {pretrained!r} is {self.backend}")
         self._warned: set[str] = set()
+        self._chat_rendered = False
+        self._cache = None
         log.info("egcfg: %d agent(s): %s", len(self.egcfg_configs), ", ".join(c.compact for c in self.egcfg_configs))
 
     # -- requests -------------------------------------------------------------------------------
@@ -131,19 +136,28 @@ class EGCFGLM(HFLM):
         except ValueError as e:
             raise EGCFGUsageError(f"{adapter.name}: {e}") from None
         code_prefix = code_prefix_in(context, doc.get("code_prefix", base.code_prefix))
-        context = strip_bos(context, self.tokenizer)
-        return dataclasses.replace(base, prompt=context, code_prefix=code_prefix,
+        chat = self._chat_rendered
+        if not chat:
+            context = strip_bos(context, self.tokenizer)
+        return dataclasses.replace(base, prompt=context, code_prefix=code_prefix, chat_rendered=chat,
                                    signal_at=signal_point(context, code_prefix, self.tokenizer))
 
-    def _decode(self, problem, configs):
-        if len(configs) == 1:
-            from egcfg_plugin.decoding import generate
+    def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
+        # lm-eval calls this only under --apply_chat_template: the contexts are then chat text.
+        self._chat_rendered = True
+        return super().apply_chat_template(chat_history, add_generation_prompt=add_generation_prompt)
 
-            return generate(self.model, self.tokenizer, problem, configs[0]), None
+    def _decode(self, problem, configs):
+        """Through the agents' selection and the shared generation cache, so a generation that
+        `egcfg compare` (or an earlier lm_eval run) made is read back, not made again."""
         from egcfg_plugin.agents import solve
 
-        selection = solve(self.model, self.tokenizer, problem, configs)
-        return selection.result, selection
+        if self._cache is None and self.egcfg_cache:
+            from egcfg_plugin.agents_cache import GenerationCache
+
+            self._cache = GenerationCache()
+        selection = solve(self.model, self.tokenizer, problem, configs, cache=self._cache)
+        return selection.result, (selection if len(configs) > 1 else None)
 
     def _answer(self, result, context: str, until: list[str], max_gen_toks: int) -> str:
         """The answer as HFLM.generate_until would return it for the same tokens."""
@@ -198,6 +212,17 @@ def split_model_args(kwargs: dict) -> tuple[dict, dict]:
         else:
             raise EGCFGUsageError(unknown_key_message(key, hf_names))
     return settings, hf_args
+
+
+def parse_bool(key: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise EGCFGUsageError(f"--model_args: {key}={value!r} must be true or false")
 
 
 def unknown_key_message(key: str, hf_names: set[str]) -> str:

@@ -25,6 +25,9 @@ class Problem:
         for text prompts the text must already end with it.
     response_prefix: what the assistant turn starts with before the code, e.g. "```python\\n".
     visible_tests: the examples a user would give. They guide generation and selection.
+    chat_rendered: a text prompt that a chat template already rendered (lm-eval's
+        --apply_chat_template). The signal is then written as in a chat turn, and the tokenizer
+        adds no special tokens of its own.
     """
 
     task_id: str
@@ -35,6 +38,7 @@ class Problem:
     code_prefix: str = ""
     response_prefix: str = "```python\n"
     signal_at: int | None = None
+    chat_rendered: bool = False
     meta: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:

@@ -44,7 +44,7 @@ def split_prompt(problem: Problem, tokenizer) -> SplitPrompt:
         at = len(text) - len(problem.code_prefix) if problem.code_prefix and text.endswith(problem.code_prefix) else 0
     if not 0 <= at <= len(text):
         raise ValueError(f"task {problem.task_id}: signal_at={at} is outside the prompt (length {len(text)})")
-    return SplitPrompt(text[:at], text[at:], chat=False)
+    return SplitPrompt(text[:at], text[at:], chat=problem.chat_rendered)
 
 
 def wrap_signal(signal: str, chat: bool) -> str:

@@ -201,7 +201,10 @@ def function_problem(adapter: Adapter, row: dict, style: str, *, chat_text: str,
     info = adapter.meta(row)
     info.update(meta or {})
     if style == "chat":
-        prompt: str | tuple = ({"role": "user", "content": chat_text},)
+        # The user turn ends with a newline, as lm-eval's egcfg_* tasks render it (user text, then
+        # the response prefix), so `egcfg compare` and `lm_eval --apply_chat_template` agree.
+        text = chat_text if chat_text.endswith("\n") else chat_text + "\n"
+        prompt: str | tuple = ({"role": "user", "content": text},)
         signal_at = None
     else:
         if not base_text.endswith(code_prefix):

@@ -38,15 +38,7 @@ def lm_eval_samples(gamma_config: dict):
     return {str(s["doc"]["task_id"]): s for s in out["samples"]["egcfg_mbpp"]}
 
 
-# Known gap (measured: task 11 differs): the lm-eval path turns the chat-rendered context into a
-# plain-text Problem, so its EG-CFG signal is written as a "# " comment block, while compare's chat
-# Problem gets a paragraph; make_doc also adds a newline to the user text. Greedy is unaffected.
-# strict: the day the two paths agree this XPASSes, and the mark must go.
-KNOWN_GAP = pytest.mark.xfail(strict=True, reason="lm-eval path wraps the signal as a text prompt, compare as chat")
-
-
-@pytest.mark.parametrize("method, config", [("baseline", {"gamma": 0.0}),
-                                            pytest.param("egcfg", CONFIG, marks=KNOWN_GAP)])
+@pytest.mark.parametrize("method, config", [("baseline", {"gamma": 0.0}), ("egcfg", CONFIG)])
 def test_compare_and_lm_eval_agree(compare_records, method, config):
     from egcfg_plugin.lm_eval_tasks import program_of
 

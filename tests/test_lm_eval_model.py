@@ -206,3 +206,27 @@ def test_list_model_args_run_a_grid_of_agents(tiny):
     summary = lm_eval_tasks._SUMMARIES.pop(("egcfg_mbpp", doc["task_id"]))
     assert summary["agent_configs"][0].startswith("baseline") and summary["agents_run"] == 2
     assert summary["rule"] in ("first_visible_pass", "most_visible", "no_visible_tests")
+
+
+@pytest.mark.parametrize("benchmark", ["egcfg_mbpp", "egcfg_humaneval"])
+def test_chat_rendered_context_gives_the_same_split_prompt_as_compare(tok, benchmark):
+    """Under --apply_chat_template the lm-eval Problem must split and wrap exactly like the adapter's
+    chat Problem that `egcfg compare` uses, so both paths generate (and cache) the same thing."""
+    import types
+
+    from egcfg_plugin.prompts import split_prompt
+    from task_adapters.registry import get_adapter
+
+    adapter = get_adapter(benchmark)
+    row = adapter.load(limit=1)[0]
+    doc = lm_eval_tasks.make_doc(benchmark, adapter, row)
+    # what lm-eval renders for doc_to_text + gen_prefix with the chat template
+    context = tok.apply_chat_template([{"role": "user", "content": doc["user_text"]},
+                                       {"role": "assistant", "content": doc["gen_prefix"]}],
+                                      tokenize=False, continue_final_message=True)
+    fake = types.SimpleNamespace(_chat_rendered=True, tokenizer=tok)
+    ours = split_prompt(EGCFGLM.problem_for(fake, adapter, row, context, doc), tok)
+    theirs = split_prompt(adapter.problem(row, style="chat"), tok)
+    assert (ours.before, ours.after, ours.chat) == (theirs.before, theirs.after, True)
+    fake._chat_rendered = False     # a completion-style context: the signal is a comment block
+    assert split_prompt(EGCFGLM.problem_for(fake, adapter, row, context, doc), tok).chat is False
