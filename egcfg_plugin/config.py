@@ -23,6 +23,8 @@ class EGCFGConfig:
     early_stop_repeats: stop when the unique executable candidate is the same complete program
         for this many refreshes in a row (the paper's early stop); 0 turns it off.
     max_signal_chars: bound on the signal text (traces dominate prefill cost).
+    plausibility: for gamma > 1 only, a token both streams give less than this fraction of their
+        top token's probability is never chosen (see egcfg_plugin.guidance); 0 turns it off.
     """
 
     s: int = 3
@@ -37,6 +39,7 @@ class EGCFGConfig:
     accept_visible_pass: bool = False
     early_stop_repeats: int = 3
     max_signal_chars: int = 4000
+    plausibility: float = 0.01
 
     def __post_init__(self) -> None:
         _check_int("s", self.s, 1, 64)
@@ -49,6 +52,7 @@ class EGCFGConfig:
         _check_float("t", self.t, 0.0, 10.0, low_open=True)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
         _check_float("gamma", self.gamma, 0.0, 100.0)
+        _check_float("plausibility", self.plausibility, 0.0, 1.0)
         if self.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {self.prompt_style!r}")
 
@@ -119,7 +123,7 @@ class EGCFGConfig:
         return dataclasses.asdict(self)
 
 
-_EGCFG_ONLY = ("prompt_style", "accept_visible_pass", "early_stop_repeats", "max_signal_chars")
+_EGCFG_ONLY = ("prompt_style", "accept_visible_pass", "early_stop_repeats", "max_signal_chars", "plausibility")
 
 
 def _num(x: float) -> str:

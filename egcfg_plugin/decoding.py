@@ -108,7 +108,7 @@ class _Decoder:
             if self.cond is not None:
                 from egcfg_plugin.guidance import guided_argmax
 
-                token = guided_argmax(self.uncond.logprobs(), self.cond.logprobs(), cfg.gamma)
+                token = guided_argmax(self.uncond.logprobs(), self.cond.logprobs(), cfg.gamma, cfg.plausibility)
             else:
                 token = int(torch.argmax(self.uncond.logits))
             if token in self.table.stop_ids:

@@ -2,7 +2,13 @@
 
     log p_guided = log p(x | prompt, code) + gamma * (log p(x | c, code) - log p(x | prompt, code))
 
-then renormalized. gamma=0 returns the unconditional stream, gamma=1 the conditional one. A token
+then renormalized. For gamma > 1 (extrapolation) an optional plausibility floor applies first: a
+token that *both* streams give less than `plausibility` times their top token's probability is
+ruled out. Without it, gamma=3 picks tokens neither stream wants (measured on the default model:
+a closing fence, log-probs -11.6 and -6.9, beat the indentation both streams give ~0.0, so the
+function body came out empty). gamma <= 1 is the paper's formula exactly.
+
+gamma=0 returns the unconditional stream, gamma=1 the conditional one. A token
 that either stream rules out (-inf, e.g. after top-k masking) stays ruled out for 0 < gamma,
 gamma != 1: without that rule, (1 - gamma) * -inf would become +inf for gamma > 1.
 
@@ -14,10 +20,13 @@ gamma != 1: without that rule, (1 - gamma) * -inf would become +inf for gamma > 
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 
-def guided_logprobs(uncond: torch.Tensor, cond: torch.Tensor, gamma: float) -> torch.Tensor:
+def guided_logprobs(uncond: torch.Tensor, cond: torch.Tensor, gamma: float,
+                    plausibility: float = 0.0) -> torch.Tensor:
     """Mix two log-probability tensors of the same shape (..., vocab); returns normalized log-probs."""
     if uncond.shape != cond.shape:
         raise ValueError(f"stream shapes differ: unconditional {tuple(uncond.shape)} vs conditional {tuple(cond.shape)}")
@@ -28,11 +37,18 @@ def guided_logprobs(uncond: torch.Tensor, cond: torch.Tensor, gamma: float) -> t
     if gamma == 1:
         return torch.log_softmax(cond, dim=-1)
     masked = torch.isneginf(uncond) | torch.isneginf(cond)
+    if gamma > 1 and plausibility > 0:
+        masked = masked | (_implausible(uncond, plausibility) & _implausible(cond, plausibility))
     mixed = uncond + gamma * (cond - uncond)
     mixed = mixed.masked_fill(masked, float("-inf"))
     return torch.log_softmax(mixed, dim=-1)
 
 
-def guided_argmax(uncond: torch.Tensor, cond: torch.Tensor, gamma: float) -> int:
+def _implausible(logprobs: torch.Tensor, floor: float) -> torch.Tensor:
+    lp = torch.log_softmax(logprobs.float(), dim=-1)
+    return lp < lp.max(dim=-1, keepdim=True).values + math.log(floor)
+
+
+def guided_argmax(uncond: torch.Tensor, cond: torch.Tensor, gamma: float, plausibility: float = 0.0) -> int:
     """The greedy token under guidance (renormalizing does not change the argmax, but stays for clarity)."""
-    return int(guided_logprobs(uncond, cond, gamma).argmax(dim=-1))
+    return int(guided_logprobs(uncond, cond, gamma, plausibility).argmax(dim=-1))

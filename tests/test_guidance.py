@@ -67,3 +67,18 @@ def test_batched_shapes_and_errors():
         guided_logprobs(u, c[:, :5], 1.0)
     with pytest.raises(ValueError, match="gamma"):
         guided_logprobs(u, c, -1.0)
+
+
+def test_plausibility_floor_stops_extrapolation_picking_a_token_neither_stream_wants():
+    # the measured case (default model, MBPP 11, gamma=3): a closing fence that both streams rate
+    # far below their shared top token wins the plain extrapolation
+    u = torch.tensor([0.0, -11.6, -4.3])
+    c = torch.tensor([0.0, -6.9, -6.6])
+    u, c = torch.log_softmax(u, -1), torch.log_softmax(c, -1)
+    assert guided_argmax(u, c, 3.0) == 1
+    assert guided_argmax(u, c, 3.0, plausibility=0.01) == 0
+    # the floor keeps a token that one stream finds plausible, and never applies at gamma <= 1
+    c2 = torch.log_softmax(torch.tensor([0.0, -1.0, -6.6]), -1)
+    assert guided_argmax(u, c2, 3.0, plausibility=0.01) == 1
+    for gamma in (0.0, 0.5, 1.0):
+        assert torch.equal(guided_logprobs(u, c, gamma, 0.5), guided_logprobs(u, c, gamma))
