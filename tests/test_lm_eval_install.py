@@ -48,6 +48,9 @@ def test_wheel_has_the_pth_and_the_task_yamls(project):
     for task in ("egcfg_mbpp", "egcfg_humaneval_plus", "egcfg_mbpp_et"):
         assert f"egcfg_plugin/tasks/{task}.yaml" in names
     assert "egcfg_plugin/tasks/_template_yaml" in names and "egcfg_plugin/tasks/utils.py" in names
+    # the shipped grids, for `--egcfg quick` after a non-editable install (agents.SHIPPED_DIRS)
+    for grid in ("quick", "paper_grid"):
+        assert wheel.read(f"egcfg_plugin/configs/{grid}.yaml") == (ROOT / "configs" / f"{grid}.yaml").read_bytes()
     record = next(n for n in names if n.endswith(".dist-info/RECORD"))
     assert "egcfg_lm_eval.pth," in wheel.read(record).decode()
 
