@@ -32,7 +32,8 @@ def lm_eval_samples(gamma_config: dict):
 
     from egcfg_plugin.lm_eval_model import EGCFGLM
 
-    lm = EGCFGLM(pretrained="default", device="cpu", batch_size=1, **gamma_config)
+    # cache=False: the lm-eval path must generate the same code itself, not read compare's
+    lm = EGCFGLM(pretrained="default", device="cpu", batch_size=1, cache=False, **gamma_config)
     out = simple_evaluate(model=lm, tasks=["egcfg_mbpp"], limit=LIMIT, confirm_run_unsafe_code=True,
                           log_samples=True, apply_chat_template=True)
     return {str(s["doc"]["task_id"]): s for s in out["samples"]["egcfg_mbpp"]}
