@@ -2,6 +2,7 @@
 generated twice, across runs and across `egcfg compare` / `lm_eval` / EvalPlus.
 
     cache = GenerationCache()                     # ~/.cache/egcfg/generations/generations.sqlite
+                                                  # (or $EGCFG_GENERATION_CACHE/generations.sqlite)
     key = cache.key(model_id, tokenizer, problem, config)
     result = cache.get(key) or generate(...)
 
@@ -43,6 +44,11 @@ def code_version() -> str:
 
 
 def default_cache_dir() -> Path:
+    """`EGCFG_GENERATION_CACHE` when set (the test suite points it at a temporary folder), else
+    `generations/` under egcfg's cache folder (`EGCFG_CACHE_DIR`, default ~/.cache/egcfg)."""
+    own = os.environ.get("EGCFG_GENERATION_CACHE")
+    if own:
+        return Path(own)
     from egcfg_plugin.models import cache_dir
 
     return cache_dir() / "generations"

@@ -153,10 +153,13 @@ class EGCFGLM(HFLM):
         from egcfg_plugin.agents import solve
 
         if self._cache is None and self.egcfg_cache:
+            from egcfg_plugin.agents import model_identity
             from egcfg_plugin.agents_cache import GenerationCache
 
             self._cache = GenerationCache()
-        selection = solve(self.model, self.tokenizer, problem, configs, cache=self._cache)
+            self._model_id = model_identity(self.model)
+        selection = solve(self.model, self.tokenizer, problem, configs, cache=self._cache,
+                          model_id=getattr(self, "_model_id", None))
         return selection.result, (selection if len(configs) > 1 else None)
 
     def _answer(self, result, context: str, until: list[str], max_gen_toks: int) -> str:

@@ -1,4 +1,12 @@
+import os
+import tempfile
+
 import pytest
+
+# Generations made by the tests never reach the user's cache (~/.cache/egcfg/generations), and a
+# test never reads back a generation made by an earlier run: every session gets its own cache.
+# Subprocesses (lm_eval, egcfg CLIs) inherit it.
+os.environ["EGCFG_GENERATION_CACHE"] = tempfile.mkdtemp(prefix="egcfg-test-generations-")
 
 
 @pytest.fixture(scope="session")

@@ -178,3 +178,15 @@ def test_cached_results_round_trip(tmp_path):
     mem = MemoryCache()
     mem.put("k", r)
     assert mem.get("k").to_dict() == r.to_dict() and mem.get("other") is None
+
+
+def test_generation_cache_location_follows_the_environment(tmp_path, monkeypatch):
+    from egcfg_plugin.agents_cache import GenerationCache
+
+    # the test session's own cache (tests/conftest.py), never the user's ~/.cache/egcfg
+    assert "egcfg-test-generations-" in str(GenerationCache().root)
+    monkeypatch.setenv("EGCFG_GENERATION_CACHE", str(tmp_path / "gen"))
+    assert GenerationCache().root == tmp_path / "gen"
+    monkeypatch.delenv("EGCFG_GENERATION_CACHE")
+    monkeypatch.setenv("EGCFG_CACHE_DIR", str(tmp_path / "all"))
+    assert GenerationCache().root == tmp_path / "all" / "generations"
