@@ -71,7 +71,6 @@ def main(argv=None) -> int:
                                          do_sample=False, pad_token_id=tok.pad_token_id)
                 hf_s = min(hf_s, time.perf_counter() - t0)
                 hf_tokens = out[0, ids.shape[1]:].tolist()
-        n = len(ours.tokens)
         record = {
             "task_id": problem.task_id,
             "hf_generate_s": round(hf_s, 3),

@@ -130,18 +130,23 @@ def _num(x: float) -> str:
     return f"{x:g}"
 
 
+def parse_bool(value) -> bool:
+    """A bool from a CLI or model_args string (true/false, 1/0, yes/no, on/off) or any value."""
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    return bool(value)
+
+
 def _coerce(name: str, typ, value):
     typ = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
     try:
         if typ == "bool":
-            if isinstance(value, str):
-                low = value.strip().lower()
-                if low in ("1", "true", "yes", "on"):
-                    return True
-                if low in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
+            return parse_bool(value)
         if typ == "int":
             f = float(value)
             if f != int(f):

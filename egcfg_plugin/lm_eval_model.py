@@ -28,7 +28,7 @@ import logging
 from lm_eval.models.huggingface import (HFLM, handle_stop_sequences, normalize_gen_kwargs,
                                         postprocess_generated_text, stop_sequences_criteria)
 
-from egcfg_plugin import lm_eval_tasks
+from egcfg_plugin import config, lm_eval_tasks
 from egcfg_plugin.config import EGCFGConfig
 from egcfg_plugin.lm_eval_hook import EGCFGUsageError
 
@@ -74,7 +74,8 @@ class EGCFGLM(HFLM):
             raise EGCFGUsageError(f"EG-CFG needs a causal (decoder-only) model; {pretrained!r} is {self.backend}")
         self._warned: set[str] = set()
         self._chat_rendered = False
-        self._cache = None
+        self._cache = None          # the shared GenerationCache and this model's identity in it,
+        self._model_id = None       # both set on first use when `cache` is on
         log.info("egcfg: %d agent(s): %s", len(self.egcfg_configs), ", ".join(c.compact for c in self.egcfg_configs))
 
     # -- requests -------------------------------------------------------------------------------
@@ -159,7 +160,7 @@ class EGCFGLM(HFLM):
             self._cache = GenerationCache()
             self._model_id = model_identity(self.model)
         selection = solve(self.model, self.tokenizer, problem, configs, cache=self._cache,
-                          model_id=getattr(self, "_model_id", None))
+                          model_id=self._model_id)
         return selection.result, (selection if len(configs) > 1 else None)
 
     def _answer(self, result, context: str, until: list[str], max_gen_toks: int) -> str:
@@ -218,14 +219,10 @@ def split_model_args(kwargs: dict) -> tuple[dict, dict]:
 
 
 def parse_bool(key: str, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise EGCFGUsageError(f"--model_args: {key}={value!r} must be true or false")
+    try:
+        return config.parse_bool(value)
+    except ValueError:
+        raise EGCFGUsageError(f"--model_args: {key}={value!r} must be true or false") from None
 
 
 def unknown_key_message(key: str, hf_names: set[str]) -> str:
