@@ -44,9 +44,9 @@ def guided_logprobs(uncond: torch.Tensor, cond: torch.Tensor, gamma: float,
     return torch.log_softmax(mixed, dim=-1)
 
 
-def _implausible(logprobs: torch.Tensor, floor: float) -> torch.Tensor:
-    lp = torch.log_softmax(logprobs.float(), dim=-1)
-    return lp < lp.max(dim=-1, keepdim=True).values + math.log(floor)
+def _implausible(scores: torch.Tensor, floor: float) -> torch.Tensor:
+    # p / p_max < floor; a ratio of probabilities needs no normalizing (logits or log-probs alike)
+    return scores < scores.max(dim=-1, keepdim=True).values + math.log(floor)
 
 
 def guided_argmax(uncond: torch.Tensor, cond: torch.Tensor, gamma: float, plausibility: float = 0.0) -> int:
