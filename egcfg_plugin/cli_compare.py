@@ -74,7 +74,8 @@ def grid_name(spec: str) -> str:
 
 
 def prepare(args) -> dict:
-    """Check every input and the out dir; return the run's identity. Loads no model."""
+    """Check every input (grid, task, data rows) and the out dir; return the run's identity, its
+    adapter and rows. Loads no model."""
     from egcfg_plugin.agents import load_grid
 
     if args.limit is not None and args.limit < 1:
@@ -93,6 +94,12 @@ def prepare(args) -> dict:
         adapter = registry.get_adapter(adapter_name)
     except (KeyError, ValueError) as e:
         raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
+    try:   # a missing data file or a malformed row is reported here, before any model loads
+        rows = adapter.load(args.limit)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"egcfg compare: {e}") from None
+    if not rows:
+        raise SystemExit(f"egcfg compare: task {args.task!r} loaded no rows; check EGCFG_DATA_DIR")
     style = args.prompt_style or getattr(adapter, "default_style", None) or "chat"
     model_label = Path(args.model).name or args.model
     out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
@@ -116,7 +123,7 @@ def prepare(args) -> dict:
         replace = True
     if replace:
         clear_run(out)
-    return {"out": out, "grid": grid, "base": base, "identity": identity}
+    return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows}
 
 
 def resolve_task(task: str) -> str:

@@ -21,14 +21,10 @@ def run_compare(args, prep: dict, command: str) -> None:
     from egcfg_plugin.agents import model_identity, solve
     from egcfg_plugin.agents_cache import GenerationCache, MemoryCache
     from egcfg_plugin.jsonl import ResumableJSONL
-    from task_adapters.registry import get_adapter
 
     out: Path = prep["out"]
-    adapter = get_adapter(prep["identity"]["adapter"])
+    adapter, rows = prep["adapter"], prep["rows"]
     style = prep["identity"]["prompt_style"]
-    rows = adapter.load(args.limit)
-    if not rows:
-        raise SystemExit(f"egcfg compare: task {args.task!r} loaded no rows; check EGCFG_DATA_DIR")
 
     state, world, rank = None, 1, 0
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:

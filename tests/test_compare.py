@@ -165,6 +165,19 @@ def test_bad_input_is_refused_before_the_model_loads(env, tmp_path, extra, messa
     assert env.loads == [] and env.calls == []
 
 
+@pytest.mark.parametrize("error", [FileNotFoundError("MBPP (full): data file not found. Looked for mbpp/mbpp.jsonl"),
+                                   ValueError("task 3: row has no test_list")])
+def test_missing_data_or_a_malformed_row_is_refused_before_the_model_loads(env, monkeypatch, error):
+    def load(self, limit=None):
+        raise error
+
+    monkeypatch.setattr(FakeAdapter, "load", load)
+    with pytest.raises(SystemExit) as e:
+        cli_compare.main(["--task", "fake", "--out", str(env.out), "--cache", str(env.cache)])
+    assert str(e.value) == f"egcfg compare: {error}"
+    assert env.loads == [] and env.calls == []
+
+
 def test_an_out_dir_with_another_config_is_refused_unless_forced(env):
     _run(env, "--limit", "1")
     with pytest.raises(SystemExit, match="another config.*egcfg.*--force"):
