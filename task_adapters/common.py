@@ -63,6 +63,28 @@ def as_asserts_block(tests: list[TestCase]) -> str:
     return "\n".join(lines)
 
 
+def assert_as_call(code: str, **kw) -> TestCase:
+    """A visible test from an MBPP-style ``assert A == B``: the call `A` with expected value `B`,
+    so a failing candidate's outcome can say what it returned against what was expected (a bare
+    assert only says AssertionError). `A == B` is compared as the assert compares it. Anything
+    else (a message, another operator, several statements) stays the assert it was."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return TestCase.call(code, **kw)
+    node = tree.body[0] if len(tree.body) == 1 else None
+    if not (isinstance(node, ast.Assert) and node.msg is None and isinstance(node.test, ast.Compare)
+            and len(node.test.ops) == 1 and isinstance(node.test.ops[0], ast.Eq)):
+        return TestCase.call(code, **kw)
+    left = ast.get_source_segment(code, node.test.left)
+    right = ast.get_source_segment(code, node.test.comparators[0])
+    if not left or not right:
+        return TestCase.call(code, **kw)
+    return TestCase.call(left.strip(), right.strip(), **kw)
+
+
 class Adapter:
     """Base for the function- and script-style adapters.
 

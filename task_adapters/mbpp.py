@@ -21,7 +21,7 @@ import warnings
 from egcfg_plugin.problem import Problem
 from sandbox.types import TestCase
 from task_adapters import data
-from task_adapters.common import Adapter, function_problem
+from task_adapters.common import Adapter, assert_as_call, function_problem
 
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 
@@ -158,8 +158,13 @@ class MBPPAdapter(Adapter):
         return [TestCase.call(code=head + a, setup=before, name=f"{prefix}{i}") for i, a in enumerate(asserts)]
 
     def visible_tests(self, row) -> list[TestCase]:
+        """The visible asserts; `assert f(..) == y` becomes the call with its expected value, so the
+        signal can say what a candidate returned (scoring keeps the hidden asserts verbatim)."""
         self.check_row(row)
-        return self._tests(self.visible_asserts(row), row, "visible")
+        if self.setup_code(row):  # the setup must run between the program and the assert
+            return self._tests(self.visible_asserts(row), row, "visible")
+        return [assert_as_call(a, setup=self.imports(row), name=f"visible{i}")
+                for i, a in enumerate(self.visible_asserts(row))]
 
     def hidden_tests(self, row) -> list[TestCase]:
         self.check_row(row)

@@ -20,7 +20,7 @@ import re
 from egcfg_plugin.problem import Problem
 from sandbox.types import Status, TestCase
 from task_adapters import data, plus_harness
-from task_adapters.common import Adapter, function_problem, run_pairs
+from task_adapters.common import Adapter, assert_as_call, function_problem, run_pairs
 from task_adapters.humaneval import HumanEvalAdapter
 from task_adapters.mbpp import mbpp_int_id
 
@@ -203,7 +203,8 @@ class MBPPPlusAdapter(PlusMixin, Adapter):
 
     def visible_tests(self, row) -> list[TestCase]:
         self.check_row(row)
-        return [TestCase.call(a, name=f"visible{i}") for i, a in enumerate(self.visible_asserts(row))]
+        return [assert_as_call(a, setup=_module_imports(a), name=f"visible{i}")
+                for i, a in enumerate(self.visible_asserts(row))]
 
     def hidden_tests(self, row) -> list[TestCase]:
         self.check_row(row)
@@ -218,3 +219,17 @@ class MBPPPlusAdapter(PlusMixin, Adapter):
                 f"Answer with the complete function in one ```python code block.")
         return function_problem(self, row, style, chat_text=chat, base_text=row["prompt"],
                                 entry_point=entry, visible=self.visible_tests(row))
+
+
+def _module_imports(code: str) -> str:
+    """`import math` for `assert math.isclose(...)`: the prompt's asserts use standard modules
+    that the dataset imports in its (hidden) assertion block, not in the prompt."""
+    import ast
+    import sys
+
+    try:
+        names = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return ""
+    return "\n".join(f"import {m}" for m in sorted(names & sys.stdlib_module_names))
+

@@ -2,6 +2,7 @@
 hidden tests are split as the benchmark defines (no hidden-only test reaches the visible set)."""
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 
@@ -13,7 +14,19 @@ from task_adapters.data import DataNotFound
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "samples"
 
 
+def as_assert(t) -> str:
+    """A call test in one normal form: the AST of its last statement, where a call with an expected
+    value counts as `assert call == expected` (the form MBPP's visible asserts are turned into)."""
+    code = f"assert ({t.code}) == ({t.expected})" if t.expected is not None else t.code
+    try:
+        return ast.dump(ast.parse(code).body[-1])
+    except SyntaxError:
+        return code
+
+
 def key(t):
+    if t.kind == "call":
+        return (t.kind, as_assert(t), t.stdin, t.expected_stdout, t.setup)
     return (t.kind, t.code, t.expected, t.stdin, t.expected_stdout, t.setup)
 
 
@@ -79,7 +92,7 @@ def test_mbpp_every_row():
 
     def shared(row):   # the visible asserts are exactly test_list; challenge asserts stay hidden
         vis = adapter.visible_tests(row)
-        assert [t.code.splitlines()[-1] for t in vis] == [a.strip() for a in row["test_list"]]
+        assert [as_assert(t) for t in vis] == [ast.dump(ast.parse(a).body[-1]) for a in row["test_list"]]
         return {key(t) for t in vis}
 
     check_rows(adapter, rows, shared, hidden_fields=("challenge_test_list",))
@@ -164,8 +177,10 @@ def test_mbpp_plus_every_row():
     check_rows(adapter, rows, nothing, hidden=False, hidden_fields=PLUS_HIDDEN)
     for row in rows:
         vis = adapter.visible_tests(row)
-        assert len(vis) == 1 and vis[0].code.startswith("assert ")     # the one assert in the prompt
-        assert vis[0].code in row["prompt"]
+        (shown,) = adapter.visible_asserts(row)                       # the one assert in the prompt
+        assert len(vis) == 1 and shown in row["prompt"] and shown.startswith("assert ")
+        assert as_assert(vis[0]) == ast.dump(ast.parse(shown).body[-1])
+        assert ("import math" in vis[0].setup) == ("import math" in row["assertion"])
         assert adapter.problem(row).entry_point == row["entry_point"]
 
 
@@ -228,7 +243,8 @@ def test_et_samples_every_row():
     check_rows(mb, rows, nothing)
     originals = {r["task_id"]: r for r in MBPPAdapter(split="all").load()}
     for row in rows:
-        assert [t.code for t in mb.visible_tests(row)] == [a.strip() for a in originals[row["task_id"]]["test_list"]]
+        assert [as_assert(t) for t in mb.visible_tests(row)] == \
+            [ast.dump(ast.parse(a).body[-1]) for a in originals[row["task_id"]]["test_list"]]
         visible = [a.strip() for a in row["test_list"][:3]]
         hidden_only = [a.strip() for a in row["test_list"][3:] if a.strip() not in visible]
         assert len(hidden_only) > 80
