@@ -77,7 +77,7 @@ class _Decoder:
         self.text = ""                        # decoded generated code, refreshed at line ends
         self.lines: list[dict] = []
         self.counters = {"executions": 0, "sandbox_s": 0.0, "refreshes": 0, "signal_chars_max": 0,
-                         "signal_tokens_total": 0, "cond_rebuilds": 0}
+                         "signal_tokens_total": 0, "cond_rebuilds": 0, "unshown_candidates": 0}
         self.cond = None
         self.pre_stream = None
         self.signal = ""
@@ -184,12 +184,14 @@ class _Decoder:
         rows = sample_continuations(self.uncond, cfg.s, temperature=cfg.t, top_p=cfg.top_p,
                                     max_tokens=max(1, budget), done=done, generator=gen)
         candidates = self._candidates(current, rows)
-        self._execute(candidates)
+        shown = [c for c in candidates if c.shown]
+        self.counters["unshown_candidates"] += len(candidates) - len(shown)
+        self._execute(shown)
         info = {"refresh": self.counters["refreshes"], "code_tokens": len(self.code_ids),
                 "candidates": [c.summary() for c in candidates]}
         if self._check_finish(current, candidates):
             return info
-        signal = build_signal(candidates, style=cfg.prompt_style, max_chars=cfg.max_signal_chars)
+        signal = build_signal(shown, style=cfg.prompt_style, max_chars=cfg.max_signal_chars)
         info["signal_chars"] = len(signal)
         info["signal"] = signal[:1500]
         if signal != self.signal:
@@ -200,6 +202,11 @@ class _Decoder:
         from sandbox.repair import make_executable
 
         prefix = self.problem.code_prefix
+        # A candidate that runs as nothing more than the code so far (its new lines were an
+        # unfinished docstring or expression, cut by the repair) says nothing about the
+        # continuation, and showing its repaired `pass` body invites copying it: it is neither run
+        # nor shown (it still counts for the early stop's "unique candidate").
+        bare = make_executable(prefix + current)
         seen: dict[str, Candidate] = {}
         for row in rows:
             ended = bool(row) and row[-1] in self.table.stop_ids
@@ -213,7 +220,8 @@ class _Decoder:
                 cont = (prefix + current + tail)[len(prefix) + len(current): end]
             program = make_executable(prefix + current + cont)
             if program.strip() and program not in seen:
-                seen[program] = Candidate(continuation=cont, program=program, complete=complete)
+                seen[program] = Candidate(continuation=cont, program=program, complete=complete,
+                                          shown=complete or program != bare)
         return list(seen.values())
 
     def _execute(self, candidates: list[Candidate]) -> None:

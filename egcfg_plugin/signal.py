@@ -29,6 +29,7 @@ class Candidate:
     continuation: str              # the sampled text
     program: str                   # the repaired, executable program that was run
     complete: bool = False         # the sample reached the end of the code
+    shown: bool = True             # run and shown in the signal (False: it adds nothing runnable)
     runs: list[tuple[TestCase, ExecResult]] = field(default_factory=list)
 
     @property
@@ -37,7 +38,7 @@ class Candidate:
             t.has_expectation for t, _ in self.runs)
 
     def summary(self) -> dict:
-        return {"continuation": self.continuation[:400], "complete": self.complete,
+        return {"continuation": self.continuation[:400], "complete": self.complete, "shown": self.shown,
                 "runs": [{"test": t.describe()[:120], "status": r.status.value,
                           "value": (r.value or "")[:80], "error": (r.error or "")[:120]} for t, r in self.runs]}
 

@@ -191,3 +191,22 @@ def test_wrap_signal_lands_inside_the_user_turn(tok):
     conditional = sp.before + wrap_signal("### Runtime behaviour of candidate continuations\nx", True) + sp.after
     user_turn = conditional.split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
     assert user_turn.startswith("Write f(x).") and "Runtime behaviour" in user_turn
+
+
+def test_a_candidate_that_adds_nothing_runnable_is_neither_run_nor_shown(tok):
+    # Line 1 opens a docstring. Its one-line candidate is an unterminated string, which the repair
+    # cuts, leaving `def f(x): pass`: the code so far and nothing of the candidate. Showing that
+    # `pass` body taught the real model to write `pass` (MBPP 80); it is left out instead.
+    script = 'def f(x):\n    """Double x.\n    """\n    return x * 2\n```\n'
+    model = StubLM(len(tok), script_policy(tok, script))
+    r = generate(model, tok, problem(), EGCFGConfig.parse("s2t0.7d1k1g1.0+early_stop_repeats=0"))
+    assert r.code == script[:-4]
+    first, second = [line for line in r.lines if "refresh" in line][:2]
+    assert first["n"] == 1 and [c["shown"] for c in first["candidates"]] == [False]
+    assert first["candidates"][0]["runs"] == [] and first["signal"] == ""
+    assert [line["guided"] for line in r.lines[1:3]] == [False, True]   # no signal, no guidance
+    assert second["n"] == 2
+    # the closing quotes make a program that differs from the bare prefix: run and shown
+    assert [c["shown"] for c in second["candidates"]] == [True] and second["candidates"][0]["runs"]
+    assert SIGNAL_MARK in second["signal"] and "pass" not in second["signal"]
+    assert r.counters["unshown_candidates"] == 1
