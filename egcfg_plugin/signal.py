@@ -53,7 +53,7 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
     share = max(200, (max_chars - len(header)) // len(candidates))
     parts = [header]
     for i, cand in enumerate(candidates, 1):
-        block = [f"\n#### Candidate {i}\n```python\n{cand.program.rstrip()}\n```"]
+        block = [f"\n#### Candidate {i}{_tally(cand)}\n```python\n{cand.program.rstrip()}\n```"]
         budget = share - len(block[0])
         runs = cand.runs or []
         per_run = max(60, budget // max(1, len(runs)))
@@ -68,6 +68,16 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
         parts.append(text)
     signal = "\n".join(parts)
     return signal[:max_chars]
+
+
+def _tally(cand: Candidate) -> str:
+    """' (passed 2 of 3 examples)', so a candidate's overall result reads before its traces."""
+    runs = cand.runs or []
+    if not runs:
+        return ""
+    if all(t.has_expectation for t, _ in runs):
+        return f" (passed {sum(r.passed for _, r in runs)} of {len(runs)} examples)"
+    return f" (ran without error on {sum(r.passed for _, r in runs)} of {len(runs)} examples)"
 
 
 def _brief_line(test: TestCase, result: ExecResult) -> str:
