@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--egcfg", default="quick",
                    help="agents: a shipped grid (quick, paper_grid), a grid YAML file, or compact configs joined by commas")
     p.add_argument("--limit", type=int, default=None, help="run the first N tasks of the benchmark's test split")
+    p.add_argument("--split", default=None,
+                   help="another split of a benchmark that has several (MBPP: validation, prompt, train, all); "
+                        "tune on validation, report on test")
+    p.add_argument("--baseline-from", default=None, metavar="DIR",
+                   help="take the baseline's records from an earlier compare run of the same task, model, "
+                        "baseline and prompt style (rescored on the hidden tests) instead of regenerating them")
     p.add_argument("--out", default=None, help="output folder (default runs/compare/<task>-<grid>-<model>)")
     p.add_argument("--force", action="store_true", help="replace a run of another config found in --out")
     p.add_argument("--workers", type=int, default=1,
@@ -88,23 +94,27 @@ def prepare(args) -> dict:
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
     from task_adapters import registry
+    from task_adapters.common import Adapter
 
     try:
         adapter_name = resolve_task(args.task)
-        adapter = registry.get_adapter(adapter_name)
+        adapter = registry.get_adapter(adapter_name, **({"split": args.split} if args.split else {}))
     except (KeyError, ValueError) as e:
         raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
     try:   # a missing data file or a malformed row is reported here, before any model loads
         rows = adapter.load(args.limit)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
+    if args.split and getattr(type(adapter), "select", Adapter.select) is Adapter.select:
+        raise SystemExit(f"egcfg compare: task {args.task!r} has no splits; leave out --split {args.split}")
     if not rows:
         raise SystemExit(f"egcfg compare: task {args.task!r} loaded no rows; check EGCFG_DATA_DIR")
     style = args.prompt_style or getattr(adapter, "default_style", None) or "chat"
     model_label = Path(args.model).name or args.model
     out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
     identity = {"task": args.task, "adapter": adapter_name, "model": args.model, "baseline": base.compact,
-                "egcfg": [c.compact for c in grid], "prompt_style": style, "all_agents": args.all_agents}
+                "egcfg": [c.compact for c in grid], "prompt_style": style, "all_agents": args.all_agents,
+                "split": args.split}
     meta_path = out / "run.json"
     replace = False
     if meta_path.exists():
@@ -123,7 +133,26 @@ def prepare(args) -> dict:
         replace = True
     if replace:
         clear_run(out)
-    return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows}
+    source = check_baseline_source(args.baseline_from, identity, out) if args.baseline_from else None
+    return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows,
+            "baseline_from": source}
+
+
+def check_baseline_source(path: str, identity: dict, out: Path) -> dict:
+    """The run.json of the run that `--baseline-from` names, after checking it ran the same
+    baseline (task, model, baseline config, prompt style, split)."""
+    src = Path(path)
+    meta_path = src / "run.json"
+    if not meta_path.exists():
+        raise SystemExit(f"egcfg compare: --baseline-from {path}: no run.json there (not an egcfg compare run)")
+    if src.resolve() == out.resolve():
+        raise SystemExit("egcfg compare: --baseline-from names the --out folder itself")
+    meta = json.loads(meta_path.read_text())
+    same = ("task", "adapter", "model", "baseline", "prompt_style", "split")
+    diff = [f"{k}: {meta.get(k)!r} there, {identity[k]!r} now" for k in same if meta.get(k) != identity[k]]
+    if diff:
+        raise SystemExit(f"egcfg compare: --baseline-from {path} ran another baseline ({', '.join(diff)})")
+    return {"dir": str(src), "model_id": meta.get("model_id")}
 
 
 def resolve_task(task: str) -> str:

@@ -72,6 +72,12 @@ def run_compare(args, prep: dict, command: str) -> None:
 
     methods = (("baseline", [prep["base"]]), ("egcfg", prep["grid"]))
     problems = [(i, row, adapter.problem(row, style=style)) for i, row in enumerate(rows)]
+    if prep.get("baseline_from"):   # every process, so all agree on what is left to do
+        for rec in _reuse_baseline(prep["baseline_from"], model_id, out, adapter, problems, existing,
+                                   write=main_proc):
+            if main_proc:
+                shard.append(rec)
+            existing[(rec["task_id"], "baseline")] = rec
     todo = [p for p in problems if any((p[2].task_id, m) not in existing for m, _ in methods)]
     if state is not None:
         state.wait_for_everyone()
@@ -154,6 +160,33 @@ def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elap
         "tokens": int(sum(x.counters.get("generated_tokens", 0) + x.counters.get("candidate_tokens", 0) for x in ran)),
         "stop_reason": r.stop_reason, "code": r.code, "log": log_rel,
     }
+
+
+def _reuse_baseline(source: dict, model_id: str, out: Path, adapter, problems, existing: dict,
+                    write: bool = True) -> list[dict]:
+    """Baseline records taken from an earlier run (`--baseline-from`) for the tasks that have none
+    here: same model (checked by its identity), code rescored on today's hidden tests, log copied."""
+    if source.get("model_id") != model_id:
+        raise SystemExit(f"egcfg compare: --baseline-from {source['dir']} used model {source.get('model_id')}, "
+                         f"this run loads {model_id}")
+    src = Path(source["dir"])
+    theirs = {k: v for k, v in _read_records(src).items() if k[1] == "baseline"}
+    taken = []
+    for index, row, problem in problems:
+        rec = theirs.get((problem.task_id, "baseline"))
+        if rec is None or (problem.task_id, "baseline") in existing:
+            continue
+        s = adapter.score(row, rec["code"])
+        rec = dict(rec, index=index, solved=s.all_passed, hidden_passed=s.passed, hidden_total=s.total,
+                   first_failure=None if s.all_passed else s.first_failure, reused_from=str(src))
+        log_src = src / rec["log"]
+        if write and log_src.is_file():
+            dest = out / rec["log"]
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(log_src.read_bytes())
+        taken.append(rec)
+    log.info("--baseline-from %s: reused %d baseline records (rescored on the hidden tests)", src, len(taken))
+    return taken
 
 
 def _score_dict(s) -> dict:

@@ -50,6 +50,7 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
     from sandbox.render import render_result
 
     header = HEADER_FULL if style == "full" else HEADER_BRIEF
+    candidates = ranked(candidates)
     share = max(200, (max_chars - len(header)) // len(candidates))
     parts = [header]
     for i, cand in enumerate(candidates, 1):
@@ -59,9 +60,9 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
         per_run = max(60, budget // max(1, len(runs)))
         for test, result in runs:
             if style == "full":
-                block.append(render_result(result, test, max_chars=per_run))
+                block.append(render_result(result, test, max_chars=per_run, unfinished=not cand.complete))
             else:
-                block.append(_brief_line(test, result)[:per_run])
+                block.append(_brief_line(test, result, not cand.complete)[:per_run])
         text = "\n".join(block)
         if len(text) > share:
             text = text[: share - 14].rstrip() + "\n[... cut ...]"
@@ -70,17 +71,34 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
     return signal[:max_chars]
 
 
+def ranked(candidates: list[Candidate]) -> list[Candidate]:
+    """Best first: most examples passed, then finished before unfinished, then sampling order.
+    (A small model leans on the first candidate it reads.)"""
+    order = sorted(enumerate(candidates),
+                   key=lambda ic: (-sum(r.passed for _, r in ic[1].runs), not ic[1].complete, ic[0]))
+    return [c for _, c in order]
+
+
 def _tally(cand: Candidate) -> str:
-    """' (passed 2 of 3 examples)', so a candidate's overall result reads before its traces."""
+    """' (passed 2 of 3 examples)', so a candidate's overall result reads before its traces. An
+    unfinished candidate says so, instead of a '0 of 3' that would blame code not written yet."""
     runs = cand.runs or []
     if not runs:
         return ""
-    if all(t.has_expectation for t, _ in runs):
-        return f" (passed {sum(r.passed for _, r in runs)} of {len(runs)} examples)"
-    return f" (ran without error on {sum(r.passed for _, r in runs)} of {len(runs)} examples)"
+    n, ok = len(runs), sum(r.passed for _, r in runs)
+    checked = all(t.has_expectation for t, _ in runs)
+    if cand.complete:
+        return f" (passed {ok} of {n} examples)" if checked else f" (ran without error on {ok} of {n} examples)"
+    errors = sum(r.status.value not in ("passed", "failed") for _, r in runs)
+    if ok and checked:
+        return f" (unfinished; already passes {ok} of {n} examples)"
+    if errors:
+        return f" (unfinished; raised an error on {errors} of {n} examples)"
+    return " (unfinished)"
 
 
-def _brief_line(test: TestCase, result: ExecResult) -> str:
+def _brief_line(test: TestCase, result: ExecResult, unfinished: bool = False) -> str:
     got = result.value if result.value is not None else (result.error or "")
     expect = f" (expected {test.expected})" if test.expected is not None else ""
-    return f"- {test.describe()}{expect} -> {result.status.value}: {got}"
+    status = "unfinished" if unfinished and result.status.value == "failed" else result.status.value
+    return f"- {test.describe()}{expect} -> {status}: {got}"

@@ -39,14 +39,18 @@ def render_trace(trace: Trace | None, *, max_chars: int = 1500) -> str:
     return _fit(_event_lines(trace), max_chars)
 
 
-def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500) -> str:
-    """The invocation, the trace and how it ended (value against expectation, or error)."""
+def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500,
+                  unfinished: bool = False) -> str:
+    """The invocation, the trace and how it ended (value against expectation, or error).
+
+    `unfinished`: the program is a partial one (code cut where a sample stopped), so a failed
+    check says the code is not finished rather than blaming a value it never meant to return."""
     head = [f"Test: {_one_line(test.describe(), 200)}"]
     if test.kind == "call" and test.expected is not None:
         head.append(f"Expected: {_one_line(test.expected, 200)}")
     if test.kind == "stdio" and test.expected_stdout is not None:
         head.append(f"Expected stdout: {_quote(test.expected_stdout, 200)}")
-    tail = [f"Outcome: {_outcome(result, test)}"]
+    tail = [f"Outcome: {_outcome(result, test, unfinished)}"]
     if test.kind == "stdio":
         tail.append(f"Stdout: {_quote(result.stdout, 200)}")
     fixed = sum(len(line) + 1 for line in head + tail) + len("Trace:\n")
@@ -57,10 +61,17 @@ def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500) 
     return "\n".join(head + ["Trace:", body] + tail)
 
 
-def _outcome(result: ExecResult, test: TestCase) -> str:
+def _outcome(result: ExecResult, test: TestCase, unfinished: bool = False) -> str:
     status = result.status
     if status is Status.PASSED:
         return "passed" + (f", value {result.value}" if result.value is not None else "")
+    if status is Status.FAILED and unfinished:
+        if test.kind == "stdio":
+            return "unfinished: the code stops here; its output so far is not the expected one yet"
+        if test.expected is None:
+            return "unfinished: the code stops here, so the check does not hold yet"
+        return (f"unfinished: the code stops here, so it returned {_one_line(result.value or 'None', 60)}; "
+                f"the finished code must return {_one_line(test.expected, 120)}")
     if status is Status.FAILED:
         if test.kind == "stdio":
             return "failed: the output differs from the expected stdout"

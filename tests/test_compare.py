@@ -58,7 +58,7 @@ def env(monkeypatch, tmp_path):
 
     registry = types.ModuleType("task_adapters.registry")
 
-    def get_adapter(name):
+    def get_adapter(name, **kwargs):
         if name != "fake":
             raise KeyError(f"unknown task {name!r}")
         return FakeAdapter()
@@ -187,3 +187,37 @@ def test_an_out_dir_with_another_config_is_refused_unless_forced(env):
                       "--cache", str(env.cache), "--force"])
     assert json.loads((env.out / "run.json").read_text())["egcfg"] == ["baseline"]
     assert {r["config"] for r in _records(env.out)} == {"baseline"}
+
+
+def test_baseline_from_reuses_an_earlier_runs_baseline_and_rescores_it(env, tmp_path):
+    _run(env, "--limit", "2")
+    first = tmp_path / "first"
+    env.out.rename(first)
+    before = len(env.calls)
+    cli_compare.main(["--task", "fake", "--egcfg", G1, "--out", str(env.out), "--cache", str(tmp_path / "c2"),
+                      "--baseline-from", str(first)])
+    new = env.calls[before:]
+    # tasks 0 and 1 take the earlier baseline (not generated again, even with an empty cache)
+    assert sorted(new) == sorted([("2", "baseline"), ("3", "baseline")] + [(t, G1) for t in PLAN])
+    recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
+    assert recs[("0", "baseline")]["reused_from"] == str(first) and "reused_from" not in recs[("2", "baseline")]
+    assert [recs[(t, "baseline")]["solved"] for t in PLAN] == [True, False, True, False]
+    assert (env.out / "logs/baseline/0.json").is_file()
+    assert "50.0% (2/4)" in (env.out / "summary.md").read_text()
+
+
+def test_baseline_from_refuses_a_run_of_another_baseline(env, tmp_path):
+    _run(env, "--limit", "1")
+    meta = json.loads((env.out / "run.json").read_text())
+    (env.out / "run.json").write_text(json.dumps(dict(meta, baseline="s1t0.7d2k1g0.5")))
+    with pytest.raises(SystemExit, match="ran another baseline.*baseline"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(env.out)])
+    with pytest.raises(SystemExit, match="no run.json"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(tmp_path)])
+    assert len(env.loads) == 1
+
+
+def test_a_split_is_refused_for_a_task_without_splits(env):
+    with pytest.raises(SystemExit, match="has no splits"):
+        cli_compare.main(["--task", "fake", "--out", str(env.out), "--split", "validation"])
+    assert env.loads == []

@@ -7,8 +7,8 @@ from sandbox.types import ExecResult, Status, TestCase
 T1, T2 = TestCase.call("f(1)", "2"), TestCase.call("f(2)", "4")
 
 
-def cand(program, *statuses, value="2"):
-    c = Candidate(continuation=program, program=program)
+def cand(program, *statuses, value="2", complete=True):
+    c = Candidate(continuation=program, program=program, complete=complete)
     c.runs = [(t, ExecResult(status=s, value=value)) for t, s in zip((T1, T2), statuses)]
     return c
 
@@ -16,13 +16,14 @@ def cand(program, *statuses, value="2"):
 def test_each_candidate_says_how_many_examples_it_passed_before_its_traces():
     text = build_signal([cand("def f(x):\n    return 2\n", Status.PASSED, Status.FAILED),
                          cand("def f(x):\n    return x * 2\n", Status.PASSED, Status.PASSED)])
-    assert "#### Candidate 1 (passed 1 of 2 examples)\n```python\ndef f(x):\n    return 2\n```" in text
-    assert "#### Candidate 2 (passed 2 of 2 examples)" in text
+    # best first: the candidate passing both examples is shown as candidate 1
+    assert "#### Candidate 1 (passed 2 of 2 examples)\n```python\ndef f(x):\n    return x * 2\n```" in text
+    assert "#### Candidate 2 (passed 1 of 2 examples)\n```python\ndef f(x):\n    return 2\n```" in text
     assert "Outcome: failed: got 2, expected 4" in text and text.count("Expected: ") == 4
 
 
 def test_calls_without_an_expected_value_count_runs_without_error():
-    c = Candidate(continuation="", program="def f(x):\n    return 1 / x\n")
+    c = Candidate(continuation="", program="def f(x):\n    return 1 / x\n", complete=True)
     c.runs = [(TestCase.call("f(0)"), ExecResult(status=Status.ERROR, error="ZeroDivisionError: division by zero")),
               (TestCase.call("f(1)"), ExecResult(status=Status.PASSED, value="1.0"))]
     text = build_signal([c], style="brief")
@@ -36,3 +37,30 @@ def test_a_candidate_not_run_has_no_tally_and_the_text_is_bounded():
     big = [cand("def f(x):\n" + "    y = 1\n" * 200 + "    return 2\n", Status.PASSED, Status.FAILED)] * 3
     assert len(build_signal(big, max_chars=1500)) <= 1500
     assert build_signal([]) == ""
+
+
+def test_an_unfinished_candidate_is_called_unfinished_not_wrong():
+    # a partial body returns None by falling off its end: that is not a wrong answer yet
+    part = cand("def f(x):\n    y = x * 2\n", Status.FAILED, Status.FAILED, value="None", complete=False)
+    text = build_signal([part])
+    assert "#### Candidate 1 (unfinished)\n" in text
+    assert "Outcome: unfinished: the code stops here, so it returned None; the finished code must return 2" in text
+    assert "failed" not in text and "0 of 2" not in text
+    brief = build_signal([part], style="brief")
+    assert "- f(1) (expected 2) -> unfinished: None" in brief
+    # errors in a partial program are still errors, and passes already count
+    crash = cand("def f(x):\n    y = 1 / 0\n", Status.ERROR, Status.ERROR, value=None, complete=False)
+    assert "(unfinished; raised an error on 2 of 2 examples)" in build_signal([crash])
+    early = cand("def f(x):\n    if x == 1:\n        return 2\n", Status.PASSED, Status.FAILED,
+                 complete=False)
+    assert "(unfinished; already passes 1 of 2 examples)" in build_signal([early])
+
+
+def test_candidates_are_ranked_by_examples_passed_then_finished_first_then_sampling_order():
+    a = cand("def f(x):\n    return 0\n", Status.FAILED, Status.FAILED, value="0")
+    b = cand("def f(x):\n    y = x\n", Status.FAILED, Status.FAILED, value="None", complete=False)
+    c = cand("def f(x):\n    return 2\n", Status.PASSED, Status.FAILED)
+    d = cand("def f(x):\n    if x == 1:\n        return 2\n", Status.PASSED, Status.FAILED, complete=False)
+    text = build_signal([a, b, d, c])
+    order = [text.index(x.program.rstrip()) for x in (c, d, a, b)]
+    assert order == sorted(order)
