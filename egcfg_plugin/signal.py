@@ -47,23 +47,16 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
     """The signal text for these candidates, at most `max_chars` long ("" when there is nothing to show)."""
     if not candidates:
         return ""
-    from sandbox.render import render_result
-
     header = HEADER_FULL if style == "full" else HEADER_BRIEF
     candidates = ranked(candidates)
     share = max(200, (max_chars - len(header)) // len(candidates))
     parts = [header]
     for i, cand in enumerate(candidates, 1):
-        block = [f"\n#### Candidate {i}{_tally(cand)}\n```python\n{cand.program.rstrip()}\n```"]
-        budget = share - len(block[0])
-        runs = cand.runs or []
-        per_run = max(60, budget // max(1, len(runs)))
-        for test, result in runs:
-            if style == "full":
-                block.append(render_result(result, test, max_chars=per_run, unfinished=not cand.complete))
-            else:
-                block.append(_brief_line(test, result, not cand.complete)[:per_run])
-        text = "\n".join(block)
+        head = f"\n#### Candidate {i}{_tally(cand)}\n```python\n{cand.program.rstrip()}\n```"
+        if style == "full":
+            text = _full_block(head, cand, share)
+        else:
+            text = "\n".join([head] + [_brief_line(t, r, not cand.complete) for t, r in cand.runs or []])
         if len(text) > share:
             text = text[: share - 14].rstrip() + "\n[... cut ...]"
         parts.append(text)
@@ -77,6 +70,25 @@ def ranked(candidates: list[Candidate]) -> list[Candidate]:
     order = sorted(enumerate(candidates),
                    key=lambda ic: (-sum(r.passed for _, r in ic[1].runs), not ic[1].complete, ic[0]))
     return [c for _, c in order]
+
+
+def _full_block(head: str, cand: Candidate, share: int) -> str:
+    """The program, one example with its whole trace (the first that went wrong, else the first),
+    and a line per other example. The other examples' lines come first in the budget, so
+    the traced one gets what is left rather than a share that the test headers would eat."""
+    from sandbox.render import render_outcome, render_result
+
+    runs = cand.runs or []
+    if not runs:
+        return head
+    traced = next((i for i, (_, r) in enumerate(runs) if not r.passed), 0)
+    unfinished = not cand.complete
+    others = [render_outcome(r, t, unfinished=unfinished) for i, (t, r) in enumerate(runs) if i != traced]
+    rest = "\n".join(["Other examples:"] + others) if others else ""
+    budget = max(120, share - len(head) - len(rest) - 2)
+    test, result = runs[traced]
+    body = render_result(result, test, max_chars=budget, unfinished=unfinished)
+    return "\n".join([head, body] + ([rest] if rest else []))
 
 
 def _tally(cand: Candidate) -> str:

@@ -61,6 +61,15 @@ def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500,
     return "\n".join(head + ["Trace:", body] + tail)
 
 
+def render_outcome(result: ExecResult, test: TestCase, *, max_chars: int = 300,
+                   unfinished: bool = False) -> str:
+    """One line: the invocation and how it ended, for an example whose trace is not shown."""
+    text = f"Test: {_one_line(test.describe(), 120)} -> {_outcome(result, test, unfinished)}"
+    if test.kind == "stdio" and not result.passed:
+        text += f"; stdout {_quote(result.stdout, 80)}, expected {_quote(test.expected_stdout, 80)}"
+    return _one_line(text, max_chars)
+
+
 def _outcome(result: ExecResult, test: TestCase, unfinished: bool = False) -> str:
     status = result.status
     if status is Status.PASSED:
@@ -70,8 +79,8 @@ def _outcome(result: ExecResult, test: TestCase, unfinished: bool = False) -> st
             return "unfinished: the code stops here; its output so far is not the expected one yet"
         if test.expected is None:
             return "unfinished: the code stops here, so the check does not hold yet"
-        return (f"unfinished: the code stops here, so it returned {_one_line(result.value or 'None', 60)}; "
-                f"the finished code must return {_one_line(test.expected, 120)}")
+        return (f"unfinished: the code stops here and returned {_one_line(result.value or 'None', 60)}; "
+                f"expected {_one_line(test.expected, 120)}")
     if status is Status.FAILED:
         if test.kind == "stdio":
             return "failed: the output differs from the expected stdout"

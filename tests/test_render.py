@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.render import render_result, render_trace
+from sandbox.render import render_outcome, render_result, render_trace
 from sandbox.trace_recorder import CAP_NOTE_PREFIX
 from sandbox.types import ExecResult, Status, TestCase, Trace, TraceEvent
 
@@ -186,3 +186,15 @@ def test_other_notes_are_said_at_the_end():
         "call f()", "[tracer error, nothing recorded after it: RuntimeError: boom]"]
     only_note = Trace(notes=["no trace: tracer unavailable (ImportError)"])
     assert render_trace(only_note) == "[no trace: tracer unavailable (ImportError)]"
+
+
+def test_one_line_outcome_for_an_example_whose_trace_is_not_shown():
+    call = render_outcome(ExecResult(status=Status.FAILED, value="4950"), TestCase.call("f(100)", expected="5050"))
+    assert call == "Test: f(100) -> failed: got 4950, expected 5050"
+    part = render_outcome(ExecResult(status=Status.FAILED, value="None"), TestCase.call("f(1)", expected="2"),
+                          unfinished=True)
+    assert part == "Test: f(1) -> unfinished: the code stops here and returned None; expected 2"
+    io = render_outcome(ExecResult(status=Status.FAILED, stdout="5\n"), TestCase.stdio("3\n", expected_stdout="6\n"))
+    assert io.endswith("stdout '5\\n', expected '6\\n'") and "\n" not in io
+    long = render_outcome(ExecResult(status=Status.ERROR, error="E" * 900), TestCase.call("f(1)"), max_chars=100)
+    assert len(long) == 100 and long.endswith("...")

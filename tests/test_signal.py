@@ -19,7 +19,9 @@ def test_each_candidate_says_how_many_examples_it_passed_before_its_traces():
     # best first: the candidate passing both examples is shown as candidate 1
     assert "#### Candidate 1 (passed 2 of 2 examples)\n```python\ndef f(x):\n    return x * 2\n```" in text
     assert "#### Candidate 2 (passed 1 of 2 examples)\n```python\ndef f(x):\n    return 2\n```" in text
-    assert "Outcome: failed: got 2, expected 4" in text and text.count("Expected: ") == 4
+    # one example per candidate is traced (the first that went wrong), the others get a line each
+    assert "Outcome: failed: got 2, expected 4\nOther examples:\nTest: f(1) -> passed, value 2" in text
+    assert text.count("Expected: ") == 2 and text.count("Trace:") == 2
 
 
 def test_calls_without_an_expected_value_count_runs_without_error():
@@ -44,8 +46,9 @@ def test_an_unfinished_candidate_is_called_unfinished_not_wrong():
     part = cand("def f(x):\n    y = x * 2\n", Status.FAILED, Status.FAILED, value="None", complete=False)
     text = build_signal([part])
     assert "#### Candidate 1 (unfinished)\n" in text
-    assert "Outcome: unfinished: the code stops here, so it returned None; the finished code must return 2" in text
+    assert "Outcome: unfinished: the code stops here and returned None; expected 2" in text
     assert "failed" not in text and "0 of 2" not in text
+    assert "Other examples:\nTest: f(2) -> unfinished: the code stops here and returned None; expected 4" in text
     brief = build_signal([part], style="brief")
     assert "- f(1) (expected 2) -> unfinished: None" in brief
     # errors in a partial program are still errors, and passes already count
@@ -64,3 +67,25 @@ def test_candidates_are_ranked_by_examples_passed_then_finished_first_then_sampl
     text = build_signal([a, b, d, c])
     order = [text.index(x.program.rstrip()) for x in (c, d, a, b)]
     assert order == sorted(order)
+
+
+def test_the_traced_example_keeps_its_trace_when_three_candidates_share_the_budget():
+    # MBPP-like: 3 candidates x 3 examples with long expected values. Before, each of the 9 runs
+    # got an equal share and the fixed lines ate it, leaving "[... 13 trace lines cut ...]".
+    from sandbox.types import Trace, TraceEvent
+
+    expected = "{5: 2, 6: 2, 7: 1, 8: 1, 9: 2, 10: 3, 11: 4}"
+    events = [TraceEvent(kind="call", lineno=1, func="f", source="def f(xs):", locals={"xs": ("tuple", "(5, 6)")})]
+    events += [TraceEvent(kind="line", lineno=3, func="f", source=f"d[x] = d.get(x, 0) + 1",
+                          locals={"x": ("int", str(i)), "d": ("dict", "{5: 1}")}) for i in range(12)]
+    program = "def f(xs):\n    d = {}\n    for x in xs:\n        d[x] = d.get(x, 0) + 1\n"
+    cands = []
+    for _ in range(3):
+        c = Candidate(continuation=program, program=program, complete=False)
+        c.runs = [(TestCase.call(f"f(({i}, 6, (5, 6), 7, (8, 9), 9))", expected),
+                   ExecResult(status=Status.FAILED, value="None", trace=Trace(events=events)))
+                  for i in range(3)]
+        cands.append(c)
+    text = build_signal(cands, max_chars=4000)
+    assert len(text) <= 4000 and text.count("d[x] = d.get(x, 0) + 1  | x: int") >= 3 * 2
+    assert text.count("Other examples:") == 3 and "cut to fit" in text
