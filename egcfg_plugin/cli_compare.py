@@ -131,9 +131,9 @@ def prepare(args) -> dict:
         if not args.force:
             raise SystemExit(f"egcfg compare: {out} holds task records but no run.json; use another --out or --force")
         replace = True
+    source = check_baseline_source(args.baseline_from, identity, out) if args.baseline_from else None
     if replace:
         clear_run(out)
-    source = check_baseline_source(args.baseline_from, identity, out) if args.baseline_from else None
     return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows,
             "baseline_from": source}
 

@@ -214,7 +214,11 @@ def test_baseline_from_refuses_a_run_of_another_baseline(env, tmp_path):
         cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(env.out)])
     with pytest.raises(SystemExit, match="no run.json"):
         cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(tmp_path)])
-    assert len(env.loads) == 1
+    (env.out / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="the --out folder itself"):   # refused before --force clears it
+        cli_compare.main(["--task", "fake", "--egcfg", "baseline", "--out", str(env.out), "--force",
+                          "--baseline-from", str(env.out)])
+    assert (env.out / "tasks.jsonl").exists() and len(env.loads) == 1
 
 
 def test_a_split_is_refused_for_a_task_without_splits(env):
