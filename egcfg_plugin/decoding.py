@@ -205,8 +205,10 @@ class _Decoder:
         # A candidate that runs as nothing more than the code so far (its new lines were an
         # unfinished docstring or expression, cut by the repair) says nothing about the
         # continuation, and showing its repaired `pass` body invites copying it: it is neither run
-        # nor shown (it still counts for the early stop's "unique candidate").
-        bare = make_executable(prefix + current)
+        # nor shown (it still counts for the early stop's "unique candidate"). Programs are
+        # compared as code (their syntax trees): added comments and blank lines add nothing, and
+        # two candidates that differ only in comments run once, as one.
+        bare = _code_key(make_executable(prefix + current))
         seen: dict[str, Candidate] = {}
         for row in rows:
             ended = bool(row) and row[-1] in self.table.stop_ids
@@ -219,9 +221,10 @@ class _Decoder:
             if end is not None:
                 cont = (prefix + current + tail)[len(prefix) + len(current): end]
             program = make_executable(prefix + current + cont)
-            if program.strip() and program not in seen:
-                seen[program] = Candidate(continuation=cont, program=program, complete=complete,
-                                          shown=complete or program != bare)
+            key = _code_key(program)
+            if program.strip() and key not in seen:
+                seen[key] = Candidate(continuation=cont, program=program, complete=complete,
+                                      shown=complete or key != bare)
         return list(seen.values())
 
     def _execute(self, candidates: list[Candidate]) -> None:
@@ -296,3 +299,14 @@ class _Decoder:
         results = run_many([(code, t) for t in tests], timeout_s=5.0, trace=False)
         self.counters["sandbox_s"] += time.perf_counter() - t0
         return sum(r.passed for r in results), len(tests)
+
+
+def _code_key(program: str) -> str:
+    """What a program runs, for comparing candidates: its syntax tree without comments and
+    blank lines (the text itself when it does not parse)."""
+    import ast
+
+    try:
+        return ast.dump(ast.parse(program))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return program

@@ -211,3 +211,20 @@ def test_a_candidate_that_adds_nothing_runnable_is_neither_run_nor_shown(tok):
     assert SIGNAL_MARK in second["signal"]
     assert not [l for l in second["signal"].splitlines() if l.strip() == "pass"]
     assert r.counters["unshown_candidates"] == 1
+
+
+def test_a_comment_or_blank_line_candidate_adds_nothing_runnable_either(tok):
+    # compared as code (syntax trees), a candidate that adds only a comment is the code so far
+    from egcfg_plugin.decoding import _code_key
+
+    assert _code_key("def f(x):\n    y = 1\n    # then\n\n") == _code_key("def f(x):\n    y = 1  # set y\n")
+    assert _code_key("def f(x):\n    y = 1\n") != _code_key("def f(x):\n    y = 2\n")
+    assert _code_key("def f(:") == "def f(:"
+    script = 'def f(x):\n    # double it\n    y = x * 2\n    return y\n```\n'
+    model = StubLM(len(tok), script_policy(tok, script))
+    r = generate(model, tok, problem(), EGCFGConfig.parse("s2t0.7d1k1g1.0+early_stop_repeats=0"))
+    assert r.code == script[:-4]
+    first, second = [line for line in r.lines if "refresh" in line][:2]
+    assert first["candidates"][0]["continuation"] == "    # double it\n"
+    assert [c["shown"] for c in first["candidates"]] == [False] and first["signal"] == ""
+    assert [c["shown"] for c in second["candidates"]] == [True] and "y = x * 2" in second["signal"]
