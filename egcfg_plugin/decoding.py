@@ -222,7 +222,8 @@ class _Decoder:
                 cont = (prefix + current + tail)[len(prefix) + len(current): end]
             program = make_executable(prefix + current + cont)
             key = _code_key(program)
-            if program.strip() and key not in seen:
+            # the same code seen unfinished and finished (it reached the end): keep the finished one
+            if program.strip() and (key not in seen or (complete and not seen[key].complete)):
                 seen[key] = Candidate(continuation=cont, program=program, complete=complete,
                                       shown=complete or key != bare)
         return list(seen.values())

@@ -228,3 +228,21 @@ def test_a_comment_or_blank_line_candidate_adds_nothing_runnable_either(tok):
     assert first["candidates"][0]["continuation"] == "    # double it\n"
     assert [c["shown"] for c in first["candidates"]] == [False] and first["signal"] == ""
     assert [c["shown"] for c in second["candidates"]] == [True] and "y = x * 2" in second["signal"]
+
+
+def test_the_same_code_seen_unfinished_and_finished_is_kept_as_finished():
+    # two samples write the same code; only the second reached the end of the code block
+    import types
+
+    from egcfg_plugin.decoding import _Decoder
+
+    d = object.__new__(_Decoder)
+    d.problem = problem(code_prefix="def f(x):\n")
+    d.table = types.SimpleNamespace(stop_ids={0})
+    d.code_ids = []
+    d._decode = lambda ids: "".join(chr(i) for i in ids)
+    body = [ord(ch) for ch in "    return x * 2\n"]
+    cands = d._candidates("", [body, body + [0]])
+    assert len(cands) == 1 and cands[0].complete and cands[0].shown
+    cands = d._candidates("", [body + [0], body])
+    assert len(cands) == 1 and cands[0].complete
