@@ -119,9 +119,8 @@ def prepare(args) -> dict:
     replace = False
     if meta_path.exists():
         old = json.loads(meta_path.read_text())
-        old_id = {k: old.get(k) for k in identity}
-        if old_id != identity:
-            diff = ", ".join(f"{k}: {old_id[k]!r} there, {identity[k]!r} now" for k in identity if old_id[k] != identity[k])
+        diff = ", ".join(differences(old, identity, identity))
+        if diff:
             if not args.force:
                 raise SystemExit(f"egcfg compare: {out} holds a run with another config ({diff}). "
                                  f"Use another --out, or --force to replace that run.")
@@ -148,11 +147,15 @@ def check_baseline_source(path: str, identity: dict, out: Path) -> dict:
     if src.resolve() == out.resolve():
         raise SystemExit("egcfg compare: --baseline-from names the --out folder itself")
     meta = json.loads(meta_path.read_text())
-    same = ("task", "adapter", "model", "baseline", "prompt_style", "split")
-    diff = [f"{k}: {meta.get(k)!r} there, {identity[k]!r} now" for k in same if meta.get(k) != identity[k]]
+    diff = differences(meta, identity, ("task", "adapter", "model", "baseline", "prompt_style", "split"))
     if diff:
         raise SystemExit(f"egcfg compare: --baseline-from {path} ran another baseline ({', '.join(diff)})")
     return {"dir": str(src), "model_id": meta.get("model_id")}
+
+
+def differences(there: dict, now: dict, keys) -> list[str]:
+    """'key: X there, Y now' for each of `keys` where an earlier run's run.json differs from this run."""
+    return [f"{k}: {there.get(k)!r} there, {now[k]!r} now" for k in keys if there.get(k) != now[k]]
 
 
 def resolve_task(task: str) -> str:
