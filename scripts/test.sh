@@ -9,8 +9,8 @@ SANDBOX_TESTS=(tests/test_sandbox_runner.py tests/test_sandbox_bad_input.py test
                tests/test_render.py tests/test_repair.py)
 ignores=()
 for t in "${SANDBOX_TESTS[@]}"; do ignores+=(--ignore "$t"); done
-"$PY" -m pytest -q -p no:cacheprovider "$@" "${SANDBOX_TESTS[@]}"; a=$?
-"$PY" -m pytest -q -p no:cacheprovider "$@" "${ignores[@]}" tests; b=$?
+"$PY" -m pytest -q -rs -p no:cacheprovider "$@" "${SANDBOX_TESTS[@]}"; a=$?
+"$PY" -m pytest -q -rs -p no:cacheprovider "$@" "${ignores[@]}" tests; b=$?
 for rc in $a $b; do
   if [ "$rc" -eq 5 ]; then echo "pytest collected no tests in one of the runs"; exit 1; fi
   if [ "$rc" -ne 0 ]; then exit "$rc"; fi

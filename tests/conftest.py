@@ -15,3 +15,16 @@ def tiny():
     from tests.tiny import tiny_model
 
     return tiny_model()
+
+
+@pytest.fixture(scope="session")
+def et_samples():
+    """The folder of ET format samples (``samples/`` under a data root: EGCFG_DATA_DIR or
+    ../shared/data); the test is skipped, naming where it looked, when no root has one."""
+    from task_adapters import data
+
+    roots = data.data_roots()
+    for root in roots:
+        if (root / "samples").is_dir():
+            return root / "samples"
+    pytest.skip(f"no samples/ folder under the data roots {[str(r) for r in roots]}; set EGCFG_DATA_DIR")

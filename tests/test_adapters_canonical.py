@@ -3,7 +3,6 @@ listed below with a reason), and wrong programs fail them."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from task_adapters.data import DataNotFound
 
 pytest.importorskip("sandbox.runner")
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "samples"
 
 # Canonical solutions known to fail their own hidden tests: {task id: reason}. Measured: none of
 # MBPP (974, challenge asserts included), MBPP sanitized, HumanEval, HumanEval+ or MBPP+ fails.
@@ -134,19 +132,17 @@ def test_plus_comparison_follows_evalplus():
 
 
 # -- the ET samples -------------------------------------------------------------------------------
-def test_et_sample_canonical_solutions_pass_and_stubs_fail():
+def test_et_sample_canonical_solutions_pass_and_stubs_fail(et_samples):
     from task_adapters.et import HumanEvalETAdapter, MBPPETAdapter
 
-    if not SAMPLES.is_dir():
-        pytest.skip(f"no {SAMPLES}")
-    he = HumanEvalETAdapter(path=SAMPLES / "HumanEval_ET.sample3.jsonl")
+    he = HumanEvalETAdapter(path=et_samples / "HumanEval_ET.sample3.jsonl")
     rows = load(he)
     # ET's own float asserts are exact: 3.452 % 1.0 == 0.45199999999999996, not 0.452
     assert failing(he, rows, lambda r: r["prompt"] + r["canonical_solution"]) == {
         "HumanEval/2": "failed: AssertionError: extended test #2 failed: assert truncate_number(3.452) == 0.452"}
     bad = failing(he, rows, lambda r: r["prompt"] + "    return None\n")
     assert len(bad) == 3 and all("extended test #" in why for why in bad.values())
-    mb = MBPPETAdapter(path=SAMPLES / "MBPP_ET.sample3.jsonl")
+    mb = MBPPETAdapter(path=et_samples / "MBPP_ET.sample3.jsonl")
     rows = load(mb)
     assert failing(mb, rows, lambda r: r["code"]) == {}
     assert len(failing(mb, rows, lambda r: stub(r["entry_point"]))) == 3

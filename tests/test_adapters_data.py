@@ -47,12 +47,15 @@ def test_egcfg_data_dir_comes_first(monkeypatch, tmp_path, offline):
     assert data.load_rows("mbpp") == [MBPP_ROW]
 
 
-def test_default_root_is_shared_data_next_to_the_project(monkeypatch):
+def test_default_root_is_shared_data_next_to_the_project(monkeypatch, tmp_path):
     monkeypatch.delenv("EGCFG_DATA_DIR", raising=False)
-    default = (data.PROJECT_ROOT.parent / "shared" / "data").resolve()
-    if not default.is_dir():
-        pytest.skip(f"no {default} on this machine")
-    assert default in data.data_roots()
+    (tmp_path / "project").mkdir()
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.chdir(tmp_path / "project")     # cwd's own ../shared/data is the same folder
+    assert data.data_roots() == [(tmp_path / "shared" / "data").resolve()]
+    (tmp_path / "shared" / "data").rmdir()
+    assert data.data_roots() == []
 
 
 def test_cwd_relative_root_is_searched(monkeypatch, tmp_path):

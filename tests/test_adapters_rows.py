@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 
 import pytest
 
 from egcfg_plugin.problem import FUNCTION, STDIO
 from task_adapters.data import DataNotFound
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "samples"
 
 
 def as_assert(t) -> str:
@@ -223,14 +221,12 @@ def test_ds1000_every_row():
 
 
 # -- the ET samples: base-benchmark visible tests, extended tests hidden --------------------------
-def test_et_samples_every_row():
+def test_et_samples_every_row(et_samples):
     pytest.importorskip("sandbox.runner")
     from task_adapters.et import HumanEvalETAdapter, MBPPETAdapter
     from task_adapters.mbpp import MBPPAdapter
 
-    if not SAMPLES.is_dir():
-        pytest.skip(f"no {SAMPLES}")
-    he = HumanEvalETAdapter(path=SAMPLES / "HumanEval_ET.sample3.jsonl")
+    he = HumanEvalETAdapter(path=et_samples / "HumanEval_ET.sample3.jsonl")
     rows = load(he, 3)
     check_rows(he, rows, nothing, hidden_fields=("test_case_list", "test"))
     for row in rows:
@@ -238,7 +234,7 @@ def test_et_samples_every_row():
         assert all(json.dumps(a.strip()) in test.code or json.dumps(a.strip())[1:-1] in test.code
                    for a in row["test_case_list"][:3])
         assert not any(t.code in row["test_case_list"] for t in he.visible_tests(row))
-    mb = MBPPETAdapter(path=SAMPLES / "MBPP_ET.sample3.jsonl")
+    mb = MBPPETAdapter(path=et_samples / "MBPP_ET.sample3.jsonl")
     rows = load(mb, 3)
     check_rows(mb, rows, nothing)
     originals = {r["task_id"]: r for r in MBPPAdapter(split="all").load()}
