@@ -11,7 +11,6 @@ from egcfg_plugin.problem import FUNCTION, STDIO
 from task_adapters.data import DataNotFound
 
 
-
 def as_assert(t) -> str:
     """A call test in one normal form: the AST of its last statement, where a call with an expected
     value counts as `assert call == expected` (the form MBPP's visible asserts are turned into)."""
