@@ -23,8 +23,7 @@ from typing import Callable
 
 from sandbox.saferepr import pin_builtins, safe_repr, safe_str
 from sandbox.source_info import SourceInfo
-from sandbox.tracer import TraceCaps
-from sandbox.types import Trace, TraceEvent
+from sandbox.types import Trace, TraceCaps, TraceEvent
 
 pin_builtins(globals())
 

@@ -42,53 +42,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
-from sandbox.types import Trace
+from sandbox.types import Trace, TraceCaps, Tracer  # noqa: F401  (TraceCaps re-exported)
 
 log = logging.getLogger(__name__)
 
 IMPLEMENTATIONS = ("settrace", "sysmon")
 TRACER_ENV = "EGCFG_TRACER"
 DEBUG_ENV = "EGCFG_TRACE_DEBUG"
-
-
-@dataclass(frozen=True)
-class TraceCaps:
-    """Bounds that keep a trace small enough for a prompt, whatever the program does."""
-
-    max_events: int = 300              # events kept (the count of elided ones goes on)
-    max_repr: int = 80                 # characters per value repr
-    max_locals: int = 8                # variables per event (the rest are counted)
-    max_total_chars: int = 24000       # rough size of all kept events together
-    max_loop_iterations_shown: int = 3  # loop iterations kept in full before folding
-    max_stdout: int = 200              # characters of "stdout so far" kept (the tail)
-    max_source: int = 100              # characters of source text per event
-    tail_events: int = 4               # final return/exception events kept past the cap
-
-    def __post_init__(self) -> None:
-        for name in ("max_events", "max_repr", "max_locals", "max_total_chars",
-                     "max_stdout", "max_source"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"TraceCaps.{name} must be a positive int, got {value!r}")
-        for name in ("max_loop_iterations_shown", "tail_events"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ValueError(f"TraceCaps.{name} must be an int >= 0, got {value!r}")
-        if self.max_repr < 8:
-            raise ValueError(f"TraceCaps.max_repr must be at least 8, got {self.max_repr}")
-
-
-class Tracer(Protocol):
-    """Records the candidate's execution between `start()` and `stop()`."""
-
-    impl: str
-
-    def start(self) -> None: ...
-
-    def stop(self) -> Trace: ...
 
 
 def debug_enabled() -> bool:

@@ -14,8 +14,7 @@ from typing import Callable
 
 from sandbox.saferepr import pin_builtins
 from sandbox.trace_recorder import SKIP, Recorder
-from sandbox.tracer import TraceCaps
-from sandbox.types import Trace
+from sandbox.types import Trace, TraceCaps
 
 log = logging.getLogger(__name__)
 pin_builtins(globals())

@@ -5,8 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-SANDBOX_TESTS=(tests/test_sandbox_runner.py tests/test_sandbox_bad_input.py tests/test_tracer.py
-               tests/test_render.py tests/test_repair.py)
+SANDBOX_TESTS=(tests/sandbox)
 ignores=()
 for t in "${SANDBOX_TESTS[@]}"; do ignores+=(--ignore "$t"); done
 "$PY" -m pytest -q -rs -p no:cacheprovider "$@" "${SANDBOX_TESTS[@]}"; a=$?

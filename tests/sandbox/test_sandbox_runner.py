@@ -9,7 +9,7 @@ import pytest
 from sandbox import ExecResult, Status, TestCase, run, run_many
 from sandbox import runner
 from sandbox.checks import bounded_repr, stdout_matches, values_equal
-from tests.sandbox_support import TRACER_IMPLS, own_children, tracer_impl  # noqa: F401
+from tests.sandbox.support import TRACER_IMPLS, own_children, tracer_impl  # noqa: F401
 
 ADD = "def add(a, b):\n    return a + b\n"
 FAST = {"timeout_s": 2.0, "memory_mb": 512}

@@ -1,6 +1,6 @@
 """Shared helpers for the sandbox tests: tracer parametrisation and leftover-process checks.
 
-Import the fixtures into a test module (`from tests.sandbox_support import tracer_impl`).
+Import the fixtures into a test module (`from tests.sandbox.support import tracer_impl`).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import pytest
 
 from sandbox import Status, TestCase, run
 from sandbox import runner
-from tests.sandbox_support import own_children, sandbox_processes, snapshot, tracer_impl  # noqa: F401
+from tests.sandbox.support import own_children, sandbox_processes, snapshot, tracer_impl  # noqa: F401
 
 FAST = {"timeout_s": 1.0, "memory_mb": 256}
 NO_CHECK = TestCase.call("None")
