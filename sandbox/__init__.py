@@ -9,13 +9,16 @@ Pure standard library: no model, no benchmark knowledge.
 from sandbox.types import ExecResult, Status, TestCase, Trace, TraceEvent
 
 __all__ = ["ExecResult", "Status", "TestCase", "Trace", "TraceEvent", "run", "run_many",
-           "make_executable", "render_trace"]
+           "make_executable", "render_trace", "info"]
 
 
 def __getattr__(name):  # lazy: keep `import sandbox` cheap for worker processes
     if name in ("run", "run_many"):
         from sandbox import runner
         return getattr(runner, name)
+    if name == "info":
+        from sandbox.runner import server_info
+        return server_info
     if name == "make_executable":
         from sandbox.repair import make_executable
         return make_executable

@@ -1,5 +1,6 @@
 """How a test's outcome is judged: value equality with a float tolerance, stdout token match,
-and bounded reprs. Runs inside the child (values may come from untrusted code)."""
+and bounded reprs. The comparisons run in the parent on plain data (sandbox/plain.py) or, for
+assert statements, on plain data in the child; the reprs run in the child."""
 from __future__ import annotations
 
 import math
@@ -87,8 +88,8 @@ def bounded_repr(value, limit: int = REPR_LIMIT) -> str:
             text = r.repr(value)
         else:
             text = repr(value)
-    except Exception as exc:  # a broken __repr__ in candidate code
-        return f"<repr failed: {type(exc).__name__}: {exc}>"
+    except BaseException as exc:  # a broken __repr__ in candidate code (KeyboardInterrupt too)
+        return f"<repr failed: {type(exc).__name__}>"
     if not isinstance(text, str):
         return f"<repr returned {type(text).__name__}>"
     if len(text) > limit:
@@ -101,7 +102,9 @@ def describe_exception(exc: BaseException, limit: int = 500) -> str:
     name = type(exc).__name__
     try:
         msg = str(exc)
-    except Exception:
+        if not isinstance(msg, str):
+            msg = "<str() returned a non-str>"
+    except BaseException:
         msg = "<str() failed>"
     if len(msg) > limit:
         msg = msg[:limit] + "..."

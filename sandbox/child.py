@@ -2,7 +2,10 @@
 
 The fork-server forks spare children ahead of time; each calls `serve(...)`, prepares what it
 can, and waits for its one request. The child never returns: it writes one length-prefixed
-JSON `ExecResult.to_dict()` to `result_fd`, closes it and `os._exit`s. Every way out
+JSON result frame to `result_fd`, closes it and `os._exit`s. For a call test with an expected
+value, the expected value is evaluated after `setup` and before the program, sent first as its
+plain form (sandbox/plain.py) and dropped, so the program never has it within reach; the parent
+compares. Stdio tests never see their expected output at all. Every way out
 (normal end, exception, wall-clock alarm, output over the cap, `sys.exit`, `os._exit`) goes
 through `_Child.finish`, so the partial trace and stdout come back whenever the process lives
 long enough to send them. Deaths it cannot report (signals, limits enforced by the kernel) are
@@ -10,6 +13,7 @@ classified by the parent from the exit status.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import io
 import json
@@ -23,7 +27,8 @@ import types
 
 from sandbox import limits
 from sandbox.protocol import ProtocolError, frame, read_frame
-from sandbox.checks import bounded_repr, describe_exception, stdout_matches, values_equal
+from sandbox.checks import bounded_repr, describe_exception, values_equal
+from sandbox.plain import clean_text, same, to_plain
 from sandbox.types import ExecResult, Status, TestCase, Trace
 
 PROGRAM_FILE = "<candidate>"   # the tracer records only code objects with this co_filename
@@ -34,6 +39,7 @@ OWN_FILES = frozenset({PROGRAM_FILE, TEST_FILE, SETUP_FILE, EXPECTED_FILE})
 MAX_FD = 1 << 16
 
 _real_exit = os._exit
+_dumps = json.dumps        # bound at import: a candidate rebinding json.dumps changes nothing here
 _BUILTINS = dict(builtins.__dict__)   # taken in the server; restored before we judge and report
 tracer_import_error: str | None = "sandbox.tracer was not preloaded"
 
@@ -101,11 +107,63 @@ class _Sink(io.BufferedIOBase):
         return self._text[0]
 
 
+class _FdSink(io.RawIOBase):
+    """sys.stdout's bytes go straight to fd 1 (a memfd), so `print` and `os.write(1, ...)`
+    keep their order; over `limit` bytes in the file it calls `on_overflow`."""
+
+    def __init__(self, limit: int, on_overflow) -> None:
+        super().__init__()
+        self.limit = limit
+        self._on_overflow = on_overflow
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return 1
+
+    def write(self, b) -> int:
+        data = bytes(b)
+        room = self.limit - os.lseek(1, 0, os.SEEK_CUR)
+        if len(data) > room:
+            if room > 0:
+                os.write(1, data[:room])
+            self._on_overflow()
+            raise OSError("output over the sandbox limit")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(1, view):]
+        return len(data)
+
+
+class _StdoutReader:
+    """The text written to the stdout memfd so far, read incrementally (the tracer polls it)."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        import codecs
+        self.fd, self.limit = fd, limit
+        self.size = 0
+        self.text = ""
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def __call__(self) -> str:
+        size = os.fstat(self.fd).st_size
+        if size != self.size and self.size <= self.limit:
+            new = os.pread(self.fd, min(size, self.limit + 1) - self.size, self.size)
+            self.size += len(new)
+            self.text += self.decoder.decode(new)
+        return self.text
+
+
 class _Child:
     def __init__(self, request: dict, result_fd: int, run_dir: str, raw_stdout_fd: int) -> None:
         self.t0 = time.perf_counter()
         self.req = request
-        self.test = TestCase(**request["test"])
+        fields = request["test"]
+        expected = fields.pop("expected", None)     # kept only as compiled code, then dropped
+        fields["expected_stdout"] = None            # the parent compares stdout
+        self.test = TestCase(**fields)
+        self.expected_source = expected
         self.stdio = self.test.kind == "stdio"
         self.result_fd = result_fd
         self.run_dir = run_dir
@@ -126,7 +184,8 @@ class _Child:
         os.dup2(stdin_fd, 0)
         os.close(stdin_fd)
         limits.set_rlimits(float(self.req["timeout_s"]), int(self.req["memory_mb"]))
-        self.out = _Sink(self.limit, lambda: self._over_limit("stdout"), 1)
+        self.out = _FdSink(self.limit, lambda: self._over_limit("stdout"))
+        self.stdout_reader = _StdoutReader(self.raw_stdout_fd, self.limit)
         self.err = _Sink(self.limit, lambda: self._over_limit("stderr"), 2)
         sys.stdout = sys.__stdout__ = io.TextIOWrapper(self.out, encoding="utf-8",
                                                        errors="backslashreplace", write_through=True)
@@ -147,10 +206,11 @@ class _Child:
         try:
             setup_code = compile(test.setup, SETUP_FILE, "exec", dont_inherit=True)
             test_code, is_expr = _compile_test(test.code) if not self.stdio else (None, False)
-            expected_code = (compile(test.expected, EXPECTED_FILE, "eval", dont_inherit=True)
-                             if not self.stdio and test.expected is not None else None)
+            expected_code = (compile(self.expected_source, EXPECTED_FILE, "eval", dont_inherit=True)
+                             if not self.stdio and self.expected_source is not None else None)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             self.finish(Status.SYNTAX_ERROR, error="the test does not compile: " + _syntax_message(exc))
+        self.expected_source = None
         for name, source in ((PROGRAM_FILE, program), (TEST_FILE, test.code), (SETUP_FILE, test.setup)):
             linecache.cache[name] = (len(source), None, source.splitlines(True), name)
 
@@ -158,12 +218,16 @@ class _Child:
         module.__builtins__ = builtins
         sys.modules[module.__name__] = module
         namespace = module.__dict__
+        namespace[SAME_NAME] = same
         self._make_tracer()
         limits.install_audit_hook(self.run_dir)
         os._exit = self._candidate_exit
         stage, value = "setup", None
         try:
             exec(setup_code, namespace)
+            if expected_code is not None:
+                stage = "expected"
+                expected_code = self._send_expected(expected_code, namespace)
             stage = "program"
             if self.tracer is not None:
                 self._start_tracer()
@@ -178,25 +242,45 @@ class _Child:
             self.stop_tracer()
             if self.stdio and exc.code in (None, 0):
                 self._finish_stdio()
-            self.finish(Status.ERROR, error=f"SystemExit: {exc.code}")
+            self.finish(Status.ERROR, error=f"SystemExit: {_exit_code(exc)}")
         except BaseException as exc:
             self.stop_tracer()
             self._fail(exc, stage)
         self.stop_tracer()
         if self.stdio:
             self._finish_stdio()
-        if expected_code is None:
-            self.finish(Status.PASSED, value=bounded_repr(value) if is_expr else None)
-        try:
+        shown = bounded_repr(value) if is_expr else None
+        if expected_code is None or expected_code is True:  # none, or sent: the parent compares
+            sent = expected_code is True
+            self.finish(Status.PASSED, value=shown, plain=to_plain(value) if sent and is_expr else None)
+        try:  # the expected value needs the program's names: judged here, as before
             expected = eval(expected_code, namespace)
-            ok = values_equal(value, expected, test.atol)
+            ok = same(value, expected, test.atol)
         except BaseException as exc:
-            self.finish(Status.ERROR, value=bounded_repr(value),
+            self.finish(Status.ERROR, value=shown,
                         error="comparing with the expected value failed: " + describe_exception(exc))
-        shown = bounded_repr(value)
         if ok:
             self.finish(Status.PASSED, value=shown)
         self.finish(Status.FAILED, value=shown, error=f"expected {bounded_repr(expected)}, got {shown}")
+
+    def _send_expected(self, code, namespace):
+        """Evaluate the expected value before the program runs, send its plain form as the first
+        frame and drop it. Returns True when sent, or `code` when it needs the program's names
+        (then it is evaluated after the program, in this process: said in the frame)."""
+        try:
+            expected = eval(code, dict(namespace))
+        except NameError:
+            self._write(frame(_dumps({"kind": "expected", "late": True}).encode()))
+            return code
+        except BaseException as exc:
+            self._write(frame(_dumps({"kind": "expected", "error": clean_text(
+                describe_exception(exc))}).encode()))
+            self.finish(Status.ERROR, error="the expected value does not evaluate: "
+                        + describe_exception(exc))
+        message = {"kind": "expected", "plain": to_plain(expected), "repr": bounded_repr(expected)}
+        self._write(frame(_dumps(message).encode()))
+        del expected, message, code
+        return True
 
     def _fail(self, exc: BaseException, stage: str) -> None:
         self.err.append_tail(_format_traceback(exc).encode("utf-8", "backslashreplace"))
@@ -210,10 +294,8 @@ class _Child:
         self.finish(Status.ERROR, error=message)
 
     def _finish_stdio(self) -> None:
-        expected = self.test.expected_stdout
-        if expected is None or stdout_matches(self.stdout_text(), expected, self.test.atol):
-            self.finish(Status.PASSED)
-        self.finish(Status.FAILED, error="stdout differs from the expected output")
+        """The program ended normally; the parent compares its stdout with the expected."""
+        self.finish(Status.PASSED, plain=None, completed=True)
 
     # ---- tracer ------------------------------------------------------------------------
     def _make_tracer(self) -> None:
@@ -225,7 +307,7 @@ class _Child:
             return
         try:
             self.tracer = tracer_module.make_tracer(
-                PROGRAM_FILE, stdout_getter=self.out.text if self.stdio else None, caps=None,
+                PROGRAM_FILE, stdout_getter=self.stdout_reader if self.stdio else None, caps=None,
                 impl=self.req.get("tracer_impl"), source=self.req["program"])
         except Exception as exc:
             self.trace = Trace(notes=[f"no trace: make_tracer failed ({describe_exception(exc)})"])
@@ -267,17 +349,20 @@ class _Child:
         self.finish(Status.ERROR, error=f"os._exit({code})")
 
     def stdout_text(self) -> str:
-        text = self.out.text()
         try:
-            size = os.fstat(self.raw_stdout_fd).st_size
-            if size:
-                text += os.pread(self.raw_stdout_fd, self.limit + 1, 0).decode("utf-8", "replace")
+            return os.pread(self.raw_stdout_fd, self.limit + 1, 0).decode("utf-8", "replace")
         except OSError:
-            pass
-        return text
+            return ""
 
-    def finish(self, status: Status, *, value: str | None = None, error: str | None = None) -> None:
-        """Send the result and exit; never returns."""
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self.result_fd, view):]
+
+    def finish(self, status: Status, *, value: str | None = None, error: str | None = None,
+               plain=None, completed: bool | None = None) -> None:
+        """Send the result and exit; never returns. `plain`: the test expression's value as
+        plain data; `completed`: the test ran to its end (the parent may then compare)."""
         self.finishing = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         trace = self.stop_tracer()
@@ -288,14 +373,20 @@ class _Child:
             result = ExecResult(status=status, stdout=stdout[:self.limit], stderr=self.err.text(),
                                 value=value, error=error, trace=trace,
                                 duration_s=time.perf_counter() - self.t0)
-            data = json.dumps(result.to_dict()).encode()
+            message = _clean(result.to_dict())
+            message["kind"] = "result"
+            message["completed"] = bool(completed if completed is not None else status is Status.PASSED)
+            message["plain"] = plain
+            data = _dumps(message).encode()
         except BaseException as exc:
-            data = json.dumps(ExecResult(status=Status.ERROR, error="sandbox could not encode the result: "
-                                         + describe_exception(exc)).to_dict()).encode()
-        view = memoryview(frame(data))
+            if isinstance(exc, MemoryError) and status is Status.MEMORY:  # no room to say more
+                message = {"kind": "result", "status": status.value, "error": clean_text(error or "")}
+            else:
+                message = {"kind": "result", "status": Status.ERROR.value,
+                           "error": "sandbox could not encode the result: " + type(exc).__name__}
+            data = _dumps(message).encode()
         try:
-            while view:
-                view = view[os.write(self.result_fd, view):]
+            self._write(frame(data))
             os.close(self.result_fd)  # EOF now: the server answers without waiting for the exit
         except OSError:
             pass
@@ -342,6 +433,7 @@ def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: i
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
+    os.environ.pop("EGCFG_SANDBOX_OWNER", None)
     os.environ["TMPDIR"] = os.environ["HOME"] = run_dir
     if "tempfile" in sys.modules:
         sys.modules["tempfile"].tempdir = run_dir
@@ -371,9 +463,10 @@ def _warm_up(with_tracer: bool) -> None:
             exec(code, {"__name__": "__warm__"})
         finally:
             trace = tracer.stop() if tracer is not None else None
-        json.dumps(ExecResult(status=Status.PASSED, stdout=sink.text(), value=bounded_repr(3),
+        _dumps(ExecResult(status=Status.PASSED, stdout=sink.text(), value=bounded_repr(3),
                               trace=trace).to_dict())
         values_equal(3, 3.0, 0.0)
+        to_plain([1, (2.0, "x")])
     except Exception:  # only a speed-up: never fail a spare over it
         pass
 
@@ -393,11 +486,53 @@ def _memfd(name: str) -> int:
 
 
 def _compile_test(code: str):
-    """An expression compiles in eval mode (its value is recorded); anything else as statements."""
+    """An expression compiles in eval mode (its value is recorded); anything else as statements,
+    with each `assert A == B` (or `!=`) comparing the plain forms of A and B (sandbox/plain.py),
+    so an object whose `__eq__` always says True does not pass."""
     try:
         return compile(code, TEST_FILE, "eval", dont_inherit=True), True
     except SyntaxError:
+        pass
+    try:
+        tree = _PlainAsserts().visit(ast.parse(code, TEST_FILE))
+        return compile(ast.fix_missing_locations(tree), TEST_FILE, "exec", dont_inherit=True), False
+    except (SyntaxError, ValueError, RecursionError):
         return compile(code, TEST_FILE, "exec", dont_inherit=True), False
+
+
+SAME_NAME = "__egcfg_same__"
+
+
+class _PlainAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node: ast.Assert) -> ast.Assert:
+        test = node.test
+        if (isinstance(test, ast.Compare) and len(test.ops) == 1
+                and isinstance(test.ops[0], (ast.Eq, ast.NotEq))):
+            call = ast.Call(func=ast.Name(id=SAME_NAME, ctx=ast.Load()),
+                            args=[test.left, test.comparators[0]], keywords=[])
+            node.test = call if isinstance(test.ops[0], ast.Eq) else ast.UnaryOp(ast.Not(), call)
+            ast.copy_location(node.test, test)
+            ast.copy_location(call, test)
+        return node
+
+
+def _clean(value):
+    """Every string in a JSON-able structure with lone surrogates escaped."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _exit_code(exc: SystemExit) -> str:
+    try:
+        return clean_text(str(exc.code))[:200]
+    except BaseException:
+        return "?"
+
 
 
 def _syntax_message(exc: BaseException) -> str:

@@ -3,7 +3,8 @@
 The parent starts one fork-server lazily (sandbox/server.py, a fresh interpreter with the tracer
 already imported) and sends it requests over a pipe; the server forks one child per execution
 (sandbox/child.py), which isolates itself, runs, reports and exits. This module turns the
-server's answer (the child's JSON and its exit status) into an `ExecResult`.
+server's answer (the child's frames and its exit status) into an `ExecResult`, judging the
+outcome here, in the parent (sandbox/verdict.py).
 
     >>> from sandbox import run, TestCase
     >>> run("def f(x):\\n    return x + 1\\n", TestCase.call("f(1)", expected="2")).status
@@ -21,8 +22,8 @@ import json
 import logging
 import os
 import pickle
+import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ from typing import Iterable
 
 from sandbox.protocol import ProtocolError, frame, kill_deadline, read_frame, write_all
 from sandbox.types import ExecResult, Status, TestCase
+from sandbox.verdict import judge
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, m
         raise ValueError(f"workers must be >= 1 (or None for all cores), got {workers!r}")
     limits = {"timeout_s": float(timeout_s), "memory_mb": int(memory_mb), "trace": bool(trace),
               "output_limit": int(output_limit), "tracer_impl": tracer_impl}
+    pairs = list(pairs)
     requests = [_request(program, test, limits) for program, test in pairs]
     wait_s = kill_deadline(float(timeout_s)) + ANSWER_SLACK_S
     slots = threading.Semaphore(workers)
@@ -87,14 +90,21 @@ def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, m
         except FutureTimeout:
             _restart(f"no answer within {wait_s:.1f}s")
             answer = fut.result(timeout=wait_s)
-        results.append(_classify(answer, float(timeout_s)))
+        results.append(_classify(answer, pairs[len(results)][1], float(timeout_s)))
     return results
 
 
 def server_info() -> dict:
-    """What the fork-server reported at start: pid, python, netns (bool) and netns_reason,
-    subreaper, tracer_error (None when the tracer imported), base (its temp directory)."""
+    """What the fork-server reported at start: pid, python, base (its temp directory),
+    tracer_error (None when the tracer imported), subreaper, and for each isolation mechanism
+    (netns, mountns, pidns, uid_dropped, seccomp) a bool and a `<name>_reason`."""
     return dict(_get_client().info)
+
+
+def owner_token() -> str:
+    """The random token in the EGCFG_SANDBOX_OWNER environment entry of this process's sandbox
+    server (tests find leftover processes by it; it is not our pid, and children drop it)."""
+    return _owner_token
 
 
 def shutdown() -> None:
@@ -115,7 +125,7 @@ class _Client:
         env = dict(os.environ)
         for key, value in SERVER_ENV_DEFAULTS.items():
             env.setdefault(key, value)
-        env["EGCFG_SANDBOX_OWNER"] = str(os.getpid())  # lets tests find leftover processes
+        env["EGCFG_SANDBOX_OWNER"] = _owner_token  # lets tests find leftover processes
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         try:
             self.proc = subprocess.Popen([sys.executable, "-c", BOOT, root], stdin=req_r, stdout=resp_w,
@@ -228,6 +238,7 @@ class _Client:
 
 _client: _Client | None = None
 _client_lock = threading.Lock()
+_owner_token = secrets.token_hex(8)
 
 
 def _get_client() -> _Client:
@@ -261,8 +272,9 @@ def _restart(reason: str) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _client, _client_lock
+    global _client, _client_lock, _owner_token
     _client_lock = threading.Lock()
+    _owner_token = secrets.token_hex(8)
     if _client is not None:
         _client.forget_after_fork()
         _client = None
@@ -280,7 +292,9 @@ def _request(program: str, test: TestCase, limits: dict) -> dict:
     if not isinstance(test, TestCase):
         raise TypeError(f"test must be a sandbox.TestCase (TestCase.call(...) or TestCase.stdio(...)), "
                         f"got {type(test).__name__}")
-    return {"program": program, "test": dataclasses.asdict(test), **limits}
+    fields = dataclasses.asdict(test)
+    fields["expected_stdout"] = None   # the parent compares stdout; the child never sees it
+    return {"program": program, "test": fields, **limits}
 
 
 def _check_limits(timeout_s, memory_mb, output_limit, tracer_impl) -> None:
@@ -294,42 +308,16 @@ def _check_limits(timeout_s, memory_mb, output_limit, tracer_impl) -> None:
         raise ValueError(f"tracer_impl must be one of {TRACER_IMPLS}, got {tracer_impl!r}")
 
 
-def _classify(answer, timeout_s: float) -> ExecResult:
-    """Turn the server's answer into an ExecResult: the child's own report when it sent a
-    complete one, else a status read from how the child died."""
+def _classify(answer, test: TestCase, timeout_s: float) -> ExecResult:
+    """Turn the server's answer into an ExecResult; never raises on what the child wrote."""
     if isinstance(answer, str):
         return ExecResult(status=Status.KILLED, error=f"sandbox server failure: {answer}")
     header, payload = answer
-    wall = float(header.get("wall_s", 0.0))
-    if header.get("overflow"):
-        return ExecResult(status=Status.OUTPUT_LIMIT, error="the child's result was over the size limit",
-                          duration_s=wall)
-    if payload:
-        try:
-            result = ExecResult.from_dict(json.loads(payload))
-            if _well_formed(result):
-                result.duration_s = wall
-                return result
-        except (ValueError, KeyError, TypeError, AttributeError):
-            pass  # cut short by a kill, or junk: fall back to the exit status
-    sig, code = header.get("signal"), header.get("exit")
-    if header.get("wall_killed"):
-        return ExecResult(status=Status.TIMEOUT, error=f"timed out after {timeout_s:g}s (killed)",
-                          duration_s=wall)
-    if sig == signal.SIGXCPU:
-        return ExecResult(status=Status.TIMEOUT, error="CPU time limit exceeded", duration_s=wall)
-    if sig == signal.SIGXFSZ:
-        return ExecResult(status=Status.OUTPUT_LIMIT, error="file size limit exceeded", duration_s=wall)
-    if sig is not None:
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        return ExecResult(status=Status.KILLED, error=f"killed by {name}", duration_s=wall)
-    return ExecResult(status=Status.ERROR, error=f"exited with code {code} without a result",
-                      duration_s=wall)
-
-
-def _well_formed(result: ExecResult) -> bool:
-    return (isinstance(result.stdout, str) and isinstance(result.stderr, str)
-            and all(v is None or isinstance(v, str) for v in (result.value, result.error)))
+    try:
+        return judge(test, header, payload, timeout_s)
+    except Exception as exc:  # a bug here must not lose the batch
+        log.exception("sandbox: could not read a child's answer")
+        return ExecResult(status=Status.ERROR, error=f"sandbox could not read the result ({type(exc).__name__})")
 
 
 def _cores() -> int:

@@ -48,7 +48,7 @@ def safe_repr(obj: object, limit: int = 80) -> str:
     """A repr of `obj` of at most about `limit` characters; never raises."""
     try:
         text = _bounded(obj, limit, 3)
-    except Exception as exc:  # a __repr__ that raises, a RecursionError, ...
+    except BaseException as exc:  # a __repr__ that raises (even SystemExit), RecursionError
         text = f"<{_type_name(obj)} object; repr raised {_type(exc).__name__}>"
     if _len(text) > limit:
         text = text[: max(limit - 3, 1)] + "..."
@@ -59,7 +59,7 @@ def safe_str(obj: object, limit: int = 120) -> str:
     """`str(obj)` bounded and exception-safe (used for exception messages)."""
     try:
         text = _str(obj)
-    except Exception as exc:
+    except BaseException as exc:
         text = f"<str() raised {_type(exc).__name__}>"
     if _len(text) > limit:
         text = text[: max(limit - 3, 1)] + "..."

@@ -31,7 +31,8 @@ import tempfile
 import time
 
 from sandbox import child, limits
-from sandbox.protocol import LENGTH, FrameBuffer, frame, kill_deadline, write_all
+from sandbox.protocol import FrameBuffer, frame, kill_deadline, write_all
+from sandbox.verdict import split_frames
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +66,12 @@ class _Job:
         self.status: int | None = None
         self.answered = False
 
-    def result_frame(self) -> bytes:
-        """The child's JSON when its length-prefixed frame arrived whole, else b''."""
-        data = b"".join(self.chunks)
-        if len(data) >= LENGTH.size and LENGTH.unpack_from(data)[0] == len(data) - LENGTH.size:
-            return data[LENGTH.size:]
-        return b""
+    def data(self) -> bytes:
+        return b"".join(self.chunks)
+
+    def whole(self) -> bool:
+        """The child's bytes are a whole number of frames (the parent reads them)."""
+        return bool(self.chunks) and split_frames(self.data()) is not None
 
 
 class Server:
@@ -211,9 +212,8 @@ class Server:
             os.close(job.fd)
             job.fd = -1
         if not job.answered and not job.overflow:
-            payload = job.result_frame()
-            if payload:  # a whole result: answer now, reap later
-                self._answer(job, payload)
+            if job.whole():  # whole frames and EOF: answer now, reap later
+                self._answer(job, job.data())
         self._maybe_done(job)
 
     def _answer(self, job: _Job, payload: bytes) -> None:
@@ -256,7 +256,7 @@ class Server:
             return
         del self.jobs[job.pid]
         if not job.answered:
-            self._answer(job, b"")
+            self._answer(job, b"" if job.overflow else job.data())
         _remove_tree(job.run_dir)  # again: a thread of the child may have written after the answer
 
     def _enforce_deadlines(self) -> None:
