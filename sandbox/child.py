@@ -393,12 +393,13 @@ class _Child:
         _real_exit(0)
 
 
-def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int, warm_tracer: bool = True) -> None:
+def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int, warm_tracer: bool = True,
+          isolation: dict | None = None) -> None:
     """A spare child, freshly forked by the server: prepare everything that does not depend on
     the request, wait for the request on `request_fd`, run it, report on `result_fd`, exit.
     `warm_tracer`: the next request will likely be traced (the last one was). Never returns."""
     try:
-        raw_stdout_fd = prepare_process(request_fd, result_fd, run_dir, server_pid)
+        raw_stdout_fd = prepare_process(request_fd, result_fd, run_dir, server_pid, isolation or {})
         _warm_up(warm_tracer)
         try:
             request = pickle.loads(read_frame(request_fd))
@@ -415,9 +416,12 @@ def serve(request_fd: int, result_fd: int, run_dir: str, server_pid: int, warm_t
         _real_exit(70)
 
 
-def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: int) -> int:
-    """Own session and process group, default signals, no inherited fds, cwd in the run
-    directory, fd 1 a memfd (returned) and fd 2 /dev/null."""
+def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: int,
+                    isolation: dict) -> int:
+    """Own session and process group, default signals, no inherited fds, its own mount, IPC
+    (and, from the server, PID) namespaces with a capped tmpfs run folder and its own /proc,
+    cwd in the run directory, fd 1 a memfd (returned) and fd 2 /dev/null, and, when root, the
+    uid drop. Any failure of the isolation ends the spare (fail closed)."""
     limits.die_with_parent(server_pid)
     os.setsid()
     signal.set_wakeup_fd(-1)
@@ -427,6 +431,10 @@ def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: i
     os.closerange(3, low)
     os.closerange(low + 1, high)
     os.closerange(high + 1, MAX_FD)
+    if isolation.get("mountns"):
+        limits.private_run_dir(run_dir, proc=bool(isolation.get("pidns")))
+    elif os.geteuid() == 0:
+        os.chown(run_dir, limits.SANDBOX_UID, limits.SANDBOX_GID)
     os.chdir(run_dir)
     raw_stdout_fd = _memfd("stdout")   # catches os.write(1, ...) and C-level prints
     os.dup2(raw_stdout_fd, 1)
@@ -439,6 +447,8 @@ def prepare_process(request_fd: int, result_fd: int, run_dir: str, server_pid: i
         sys.modules["tempfile"].tempdir = run_dir
     sys.dont_write_bytecode = True
     sys.argv = [PROGRAM_FILE]
+    limits.drop_privileges()
+    limits.die_with_parent(server_pid)   # a change of credentials clears the parent-death signal
     return raw_stdout_fd
 
 

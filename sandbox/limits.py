@@ -1,8 +1,9 @@
 """Process-level isolation: rlimits, the network namespace, the child subreaper, the audit hook.
 
 Used by the fork-server (once, at start) and by each forked child (before running the program).
-Nothing here is a security boundary against code that targets it on purpose: ctypes can undo
-all of it. See sandbox/README.md.
+The rlimits and the audit hook are no boundary against code that targets them (ctypes); the
+OS mechanisms below them are: the uid drop, no_new_privs, and the mount, PID, IPC and network
+namespaces. See sandbox/README.md for what each covers and its fallback.
 """
 from __future__ import annotations
 
@@ -77,9 +78,10 @@ def become_subreaper() -> bool:
 
 
 def die_with_parent(parent_pid: int) -> None:
-    """SIGKILL this process when the fork-server dies (even by SIGKILL)."""
+    """SIGKILL this process when the fork-server dies (even by SIGKILL). In a PID namespace of
+    its own the parent is outside it and getppid() says 0."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:  # it died before the prctl took effect
+    if os.getppid() not in (parent_pid, 0):  # it died before the prctl took effect
         os._exit(70)
 
 
@@ -151,3 +153,164 @@ def install_audit_hook(run_dir: str) -> None:
                 raise PermissionError(f"sandbox: sending signals to other processes is blocked ({event})")
 
     sys.addaudithook(hook)
+
+
+# ---- OS isolation (Linux; root, else reported unavailable) ---------------------------------
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_KEEPCAPS = 8
+CAP_DAC_READ_SEARCH = 2
+SANDBOX_UID = SANDBOX_GID = 65534          # nobody / nogroup
+RUN_DIR_SIZE = "64m"                       # the run folder's tmpfs: bytes and files
+RUN_DIR_FILES = 512
+
+
+def _libc_call(name: str, *args) -> None:
+    global _libc
+    import ctypes
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fn = getattr(_libc, name)
+    if fn(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _unshare(flags: int) -> None:
+    if hasattr(os, "unshare"):
+        os.unshare(flags)
+    else:
+        _libc_call("unshare", flags)
+
+
+def _mount(source, target: str, fstype, flags: int, data=None) -> None:
+    import ctypes
+    enc = lambda s: None if s is None else os.fsencode(s)  # noqa: E731
+    _libc_call("unshare", 0)  # loads libc
+    _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                            ctypes.c_char_p)
+    _libc_call("mount", enc(source), enc(target), enc(fstype), flags, enc(data))
+
+
+def isolate_files(writable: str) -> tuple[bool, str]:
+    """In the fork-server, once: a private mount namespace in which every mount is read-only
+    except `writable` (the folder of the run folders). Each child then mounts its own tmpfs and
+    /proc (`private_run_dir`). Returns (done, reason); never raises."""
+    if os.geteuid() != 0:
+        return False, "not root: no mount namespace; files are guarded by the audit hook only"
+    try:
+        _unshare(CLONE_NEWNS | CLONE_NEWIPC)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        _mount(writable, writable, None, MS_BIND)
+        mounts = []
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                fields = line.split()
+                point = fields[4].encode().decode("unicode_escape")
+                opts = set(fields[5].split(","))
+                mounts.append((point, opts))
+        for point, opts in mounts:
+            if point == writable or "ro" in opts:
+                continue
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+            flags |= (MS_NOSUID if "nosuid" in opts else 0) | (MS_NODEV if "nodev" in opts else 0)
+            flags |= MS_NOEXEC if "noexec" in opts else 0
+            try:
+                _mount(None, point, None, flags)
+            except OSError:
+                if point == "/":
+                    raise
+        return True, "mount namespace: everything read-only except a tmpfs per run folder"
+    except Exception as exc:
+        return False, f"mount namespace unavailable ({type(exc).__name__}: {exc}); audit hook only"
+
+
+def private_run_dir(run_dir: str, proc: bool = True) -> None:
+    """In a child that still is root, in its own pid namespace: its own mount and IPC namespaces,
+    a size- and file-capped tmpfs on the run folder, and a /proc that shows only its own
+    processes. Raises OSError when it cannot."""
+    _unshare(CLONE_NEWNS | CLONE_NEWIPC)
+    _mount("tmpfs", run_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={RUN_DIR_SIZE},nr_inodes={RUN_DIR_FILES},mode=0700,uid={SANDBOX_UID},gid={SANDBOX_GID}")
+    if proc:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+class PidNamespaces:
+    """A fresh PID namespace for each forked child: killing it kills all it made.
+
+    `before_fork()` makes the next child the init of a new namespace; `after_fork()` (in the
+    server) puts the server's own children back into its namespace. Needs root."""
+
+    def __init__(self) -> None:
+        self.fd = -1
+        self.reason = ""
+        if os.geteuid() != 0:
+            self.reason = "not root: no PID namespace per run; the process group is killed instead"
+            return
+        try:
+            fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+            _unshare(CLONE_NEWPID)
+            self._setns(fd)
+            self.fd = fd
+            self.reason = "a PID namespace per run"
+        except Exception as exc:
+            self.reason = f"PID namespaces unavailable ({type(exc).__name__}: {exc}); process groups only"
+
+    @property
+    def available(self) -> bool:
+        return self.fd >= 0
+
+    @staticmethod
+    def _setns(fd: int) -> None:
+        if hasattr(os, "setns"):
+            os.setns(fd, CLONE_NEWPID)
+        else:
+            _libc_call("setns", fd, CLONE_NEWPID)
+
+    def before_fork(self) -> None:
+        if self.fd >= 0:
+            _unshare(CLONE_NEWPID)
+
+    def after_fork(self) -> None:
+        if self.fd >= 0:
+            self._setns(self.fd)
+
+
+def drop_privileges() -> tuple[bool, str]:
+    """When root: become nobody:nogroup with no supplementary groups. Always: no new privileges
+    (no setuid binaries, file capabilities). Returns (dropped, reason)."""
+    dropped, reason = False, "not root: runs as the calling user"
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(SANDBOX_GID, SANDBOX_GID, SANDBOX_GID)
+        _prctl(PR_SET_KEEPCAPS, 1)
+        os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+        _keep_only_read_search()
+        dropped, reason = True, f"runs as uid {SANDBOX_UID}, gid {SANDBOX_GID}, no groups"
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    return dropped, reason
+
+
+def _keep_only_read_search() -> None:
+    """Keep CAP_DAC_READ_SEARCH alone (effective and permitted), nothing inheritable: the
+    interpreter and the venv may sit under a folder that only root can enter (/root/.pyenv),
+    and reading was never restricted. Writing stays bound by the uid and the read-only mounts."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    bit = 1 << CAP_DAC_READ_SEARCH
+    data = (Data * 2)(Data(bit, bit, 0), Data(0, 0, 0))
+    _libc_call("capset", ctypes.byref(Header(0x20080522, 0)), data)
+    _prctl(PR_SET_KEEPCAPS, 0)

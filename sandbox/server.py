@@ -77,6 +77,8 @@ class _Job:
 class Server:
     def __init__(self, req_fd: int, resp_fd: int, spares: int) -> None:
         self.req_fd, self.resp_fd = req_fd, resp_fd
+        self.isolation = {"mountns": False, "pidns": False}
+        self.pidns: limits.PidNamespaces | None = None
         self.sel = selectors.DefaultSelector()
         self.jobs: dict[int, _Job] = {}          # by pid
         self.spares: collections.deque[_Spare] = collections.deque()
@@ -128,12 +130,18 @@ class Server:
         req_r, req_w = os.pipe()
         res_r, res_w = os.pipe()
         server_pid = os.getpid()
-        pid = os.fork()
+        if self.pidns is not None:
+            self.pidns.before_fork()
+        try:
+            pid = os.fork()
+        finally:
+            if self.pidns is not None and os.getpid() == server_pid:
+                self.pidns.after_fork()
         if pid == 0:  # the spare child: never returns
             try:
                 os.close(req_w)
                 os.close(res_r)
-                child.serve(req_r, res_w, run_dir, server_pid, self.last_traced)
+                child.serve(req_r, res_w, run_dir, server_pid, self.last_traced, self.isolation)
             finally:
                 os._exit(70)
         os.close(req_r)
@@ -351,11 +359,28 @@ def main() -> None:
             log.warning("could not preload %s: %s", name, exc)
     tracer_error = child.preload()
     server = Server(req_fd, resp_fd, _spare_count())
+    mountns, mountns_reason = limits.isolate_files(server.base)
+    server.pidns = limits.PidNamespaces()
+    server.isolation = {"mountns": mountns, "pidns": server.pidns.available}
+    root = os.geteuid() == 0
+    isolation = {
+        "mountns": mountns, "mountns_reason": mountns_reason,
+        "pidns": server.pidns.available, "pidns_reason": server.pidns.reason,
+        "uid_dropped": root, "uid_dropped_reason": (
+            f"children run as uid {limits.SANDBOX_UID}, gid {limits.SANDBOX_GID}, no groups, no_new_privs, "
+            "keeping only CAP_DAC_READ_SEARCH (read any file)"
+            if root else "not root: children run as the calling user (no_new_privs set)"),
+        "seccomp": False, "seccomp_reason": "no seccomp filter: memfds are bounded only by "
+                                            "RLIMIT_FSIZE per file and RLIMIT_NOFILE",
+    }
+    for key in ("mountns", "pidns", "uid_dropped"):
+        if not isolation[key]:
+            log.warning("sandbox isolation: %s", isolation[key + "_reason"])
     gc.collect()
     gc.freeze()  # children do not touch the pages of everything imported so far
     hello = {"hello": 1, "pid": os.getpid(), "python": sys.version.split()[0], "netns": netns,
              "netns_reason": netns_reason, "subreaper": subreaper, "tracer_error": tracer_error,
-             "spares": server.spare_target, "base": server.base}
+             "spares": server.spare_target, "base": server.base, **isolation}
     try:
         server.send(hello)
         server.loop()

@@ -41,6 +41,7 @@ LINES_ONLY = 1    # module and class bodies: line events, no call/return
 FULL = 2          # functions
 
 CAP_NOTE_PREFIX = "event cap reached after event "
+MAX_NAME = 60     # characters of a variable name kept in an event
 _NO_EVENTS_NAMES = frozenset({"<lambda>", "<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"})
 _QUIET_EXCEPTIONS = (StopIteration, StopAsyncIteration, GeneratorExit)
 _IMMUTABLE = frozenset({int, float, str, bool, type(None), bytes, complex, tuple, frozenset,
@@ -174,6 +175,9 @@ class Recorder:
         self._skip_names: set[str] = set()
         self._stable_types: dict = dict.fromkeys(_IMMUTABLE, True)
         self.failed = False
+        self.on_cap: Callable[[], None] | None = None   # the tracer stops paying for lines
+        self.untraced = False
+        self._lines_left = caps.max_line_events
 
     # ---- classification -------------------------------------------------------------------
     def mode_of(self, code) -> int:
@@ -222,6 +226,9 @@ class Recorder:
         return st
 
     def line(self, st: FrameState, lineno: int) -> None:
+        self._lines_left -= 1
+        if self._lines_left < 0 and not self.untraced:
+            self._stop_lines()
         src = self._src or self.src
         lineno = src.statement_map.get(lineno, lineno)
         previous = st.line
@@ -356,7 +363,8 @@ class Recorder:
         if self._capped:
             notes.append(f"{CAP_NOTE_PREFIX}{_len(events)}: {reason}; "
                          f"{self._elided_after_cap} later events not recorded"
-                         + (f", the last {_len(self._tail)} kept" if self._tail else ""))
+                         + (f", the last {_len(self._tail)} kept" if self._tail else "")
+                         + ("; the rest ran untraced (lines not counted)" if self.untraced else ""))
             events = events + self._tail
         return Trace(events=[_to_event(e) for e in events], elided_events=self._elided,
                      truncated=self._capped, notes=notes)
@@ -399,7 +407,7 @@ class Recorder:
             text = safe_repr(value, limit)
             prev[name] = (value, t.__name__, text, _snapshot(value, t))
             if _len(args) < self.caps.max_locals:
-                args[name] = (t.__name__, text)
+                args[name if _len(name) <= MAX_NAME else name[:MAX_NAME - 3] + "..."] = (t.__name__, text)
         if _len(f_locals) > _len(prev):  # free variables of a nested function
             for name, value in f_locals.items():
                 if name not in prev:
@@ -488,7 +496,7 @@ class Recorder:
             if changed is None:
                 changed = {}
             if _len(changed) < self.caps.max_locals:
-                changed[name] = (tname, text)
+                changed[name if _len(name) <= MAX_NAME else name[:MAX_NAME - 3] + "..."] = (tname, text)
             else:
                 extra += 1
         if known < _len(prev):  # `del x`: stop holding the value, so its finalizer can run
@@ -499,9 +507,31 @@ class Recorder:
             changed["..."] = ("", f"{extra} more")
         return changed
 
+    def note(self, text: str) -> None:
+        if text not in self._notes:
+            self._notes.append(text)
+
+    def _stop_lines(self) -> None:
+        """Over max_line_events executed lines (loops fold, so the event cap may never come):
+        the rest runs untraced."""
+        if self.on_cap is None:
+            return
+        self._reach_cap()
+        self._notes.append(f"{self.caps.max_line_events} executed lines traced "
+                           f"(max_line_events); the rest ran untraced")
+
+    def _reach_cap(self) -> None:
+        self._capped = True
+        if self.on_cap is not None and not self.untraced:
+            try:
+                self.on_cap()
+                self.untraced = True
+            except Exception:  # only a speed-up
+                pass
+
     def _emit(self, event: list, final: bool = False) -> bool:
         if not self._capped and self._live >= self._max_events:
-            self._capped = True
+            self._reach_cap()
         if self._capped:
             self._elided += 1
             self._elided_after_cap += 1

@@ -49,15 +49,29 @@ class SettraceTracer:
         if self._running:
             raise RuntimeError("tracer already started; call stop() before start() again")
         self._running = True
+        self._capped = [False]
         self._previous = _gettrace()
-        _settrace(self._global_function())
+        self._installed = self._global_function()
+        self._recorder.on_cap = self._stop_paying
+        _settrace(self._installed)
 
     def stop(self) -> Trace:
         if not self._running:
             raise RuntimeError("tracer is not running; call start() first")
+        rec = self._recorder
+        if _gettrace() is not self._installed and not (rec.untraced or rec.failed):
+            rec.note("tracing was switched off from inside the program (sys.settrace); "
+                     "events after that point are missing")
         _settrace(self._previous)
         self._running = False
-        return self._recorder.finish()
+        return rec.finish()
+
+    def _stop_paying(self) -> None:
+        """Past the event cap: no new frames are traced and running ones give no line events;
+        their return and exception events still come (the outcome stays in the trace)."""
+        self._capped[0] = True
+        for frame in list(self._recorder.active):
+            frame.f_trace_lines = False
 
     def _global_function(self):
         rec = self._recorder
@@ -68,6 +82,7 @@ class SettraceTracer:
         exception, unwind = rec.exception, rec.unwind
         code_bytes: dict = {}
         debug = self._debug
+        capped = self._capped
 
         def opcode_at(frame, offset: int) -> int:
             code = frame.f_code
@@ -121,7 +136,7 @@ class SettraceTracer:
             return logged
 
         def global_function(frame, event, arg):
-            if event != "call":
+            if event != "call" or capped[0]:
                 return None
             try:
                 mode = modes.get(frame.f_code)

@@ -70,6 +70,7 @@ class SysmonTracer:
         _last_filename = self.filename
         E = mon.events
         callbacks = self._callbacks(tool)
+        self._recorder.on_cap = self._stop_paying
         if self._debug:
             callbacks = {event: _logged(event, fn) for event, fn in callbacks.items()}
         for event, fn in callbacks.items():
@@ -81,6 +82,19 @@ class SysmonTracer:
         if tool is None:
             raise RuntimeError("tracer is not running; call start() first")
         mon = _monitoring
+        rec = self._recorder
+        try:
+            intact = mon.get_tool(tool) == _TOOL_NAME and (rec.untraced or rec.failed
+                                                           or mon.get_events(tool) != 0)
+        except Exception:
+            intact = False
+        if not intact:
+            rec.note("tracing was switched off from inside the program (sys.monitoring); "
+                     "events after that point are missing")
+            if mon.get_tool(tool) != _TOOL_NAME:
+                self._tool = None
+                self._codes = []
+                return rec.finish()
         mon.set_events(tool, 0)
         for code in self._codes:
             mon.set_local_events(tool, code, 0)
@@ -92,6 +106,15 @@ class SysmonTracer:
         self._tool = None
         self._codes = []
         return self._recorder.finish()
+
+    def _stop_paying(self) -> None:
+        """Past the event cap: no PY_START or LINE events any more; returns and exceptions of
+        the frames already running still come (the outcome stays in the trace)."""
+        mon, tool = _monitoring, self._tool
+        E = mon.events
+        mon.set_events(tool, E.PY_THROW | E.RAISE | E.PY_UNWIND)
+        for code in self._codes:
+            mon.set_local_events(tool, code, E.PY_RETURN | E.PY_YIELD | E.PY_RESUME)
 
     def _callbacks(self, tool: int) -> dict:
         rec = self._recorder

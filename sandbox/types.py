@@ -174,10 +174,11 @@ class TraceCaps:
     max_stdout: int = 200              # characters of "stdout so far" kept (the tail)
     max_source: int = 100              # characters of source text per event
     tail_events: int = 4               # final return/exception events kept past the cap
+    max_line_events: int = 20000       # executed lines seen (folded or not) before the rest runs untraced
 
     def __post_init__(self) -> None:
         for name in ("max_events", "max_repr", "max_locals", "max_total_chars",
-                     "max_stdout", "max_source"):
+                     "max_stdout", "max_source", "max_line_events"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"TraceCaps.{name} must be a positive int, got {value!r}")

@@ -21,8 +21,9 @@ def tracer_impl(request) -> str:
 
 def sandbox_processes() -> list[psutil.Process]:
     """Live processes started by this test process's sandbox: the server and its children
-    (they inherit the server's EGCFG_SANDBOX_OWNER=<our pid> environment entry)."""
-    owner = str(os.getpid())
+    (they start with the server's EGCFG_SANDBOX_OWNER=<our token> environment entry)."""
+    from sandbox import runner
+    owner = runner.owner_token()
     found = []
     for proc in psutil.process_iter():
         try:

@@ -342,18 +342,21 @@ def test_a_parent_killed_mid_run_leaves_no_processes():
         f"sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(runner.__file__)))!r})\n"
         "from sandbox import run_many, TestCase\n"
         "pairs = [('import time\\ntime.sleep(30)\\n', TestCase.call('None'))] * 2\n"
+        "from sandbox import runner\n"
+        "print(runner.owner_token(), flush=True)\n"
         "threading.Thread(target=run_many, args=(pairs,), kwargs={'timeout_s': 30}, daemon=True).start()\n"
         "time.sleep(1.0)\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script])
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    token = proc.stdout.readline().strip()
     assert proc.wait(timeout=30) == -signal.SIGKILL
     deadline = time.monotonic() + 5
     while True:
         left = []
         for p in psutil.process_iter():
             try:
-                if p.environ().get("EGCFG_SANDBOX_OWNER") == str(proc.pid):
+                if p.environ().get("EGCFG_SANDBOX_OWNER") == token:
                     left.append(p)
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
