@@ -32,10 +32,10 @@ def main(argv=None) -> int:
 
     import torch
 
-    from egcfg_plugin.config import EGCFGConfig
-    from egcfg_plugin.decoding import generate
-    from egcfg_plugin.models import load_model
-    from egcfg_plugin.prompts import split_prompt
+    from egcfg_plugin.core.config import EGCFGConfig
+    from egcfg_plugin.core.decoding import generate
+    from egcfg_plugin.core.models import load_model
+    from egcfg_plugin.core.prompts import split_prompt
     from task_adapters.registry import get_adapter
 
     model, tok = load_model(args.model)

@@ -12,7 +12,7 @@ C++ the limits were set for), within [MIN_TIMEOUT_S, MAX_TIMEOUT_S].
 """
 from __future__ import annotations
 
-from egcfg_plugin.problem import STDIO, Problem
+from task_adapters.base import STDIO, Problem
 from sandbox.types import TestCase
 from task_adapters import data
 from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style

@@ -10,7 +10,7 @@ import logging
 import os
 from collections import defaultdict
 
-from egcfg_plugin.problem import FUNCTION, Problem
+from task_adapters.base import FUNCTION, Problem
 from sandbox.types import ExecResult, Status, TestCase
 from task_adapters import data
 from task_adapters.base import Score

@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 import re
 
-from egcfg_plugin.problem import STDIO, Problem
+from task_adapters.base import STDIO, Problem
 from sandbox.types import TestCase
 from task_adapters import data
 from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from egcfg_plugin.problem import Problem
+from task_adapters.base import Problem
 from sandbox.types import Status, TestCase
 from task_adapters import data
 from task_adapters.common import Adapter, function_problem, run_pairs

@@ -18,7 +18,7 @@ import ast
 import builtins
 import warnings
 
-from egcfg_plugin.problem import Problem
+from task_adapters.base import Problem
 from sandbox.types import TestCase
 from task_adapters import data
 from task_adapters.common import Adapter, assert_as_call, function_problem

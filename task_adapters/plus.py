@@ -17,7 +17,7 @@ import json
 import logging
 import re
 
-from egcfg_plugin.problem import Problem
+from task_adapters.base import Problem
 from sandbox.types import Status, TestCase
 from task_adapters import data, plus_harness
 from task_adapters.common import Adapter, assert_as_call, function_problem, run_pairs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from egcfg_plugin.decoding import Result
+from egcfg_plugin.core.decoding import Result
 
 
 def fake_loader(spec, plan=None):

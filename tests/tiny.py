@@ -11,7 +11,7 @@ def tiny_model(seed: int = 0):
     import torch
     from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-    from egcfg_plugin.models import fetch_default
+    from egcfg_plugin.core.models import fetch_default
 
     tok = AutoTokenizer.from_pretrained(str(fetch_default()))
     config = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -25,6 +25,6 @@ def tiny_model(seed: int = 0):
 
 @functools.lru_cache(maxsize=None)
 def real_model():
-    from egcfg_plugin.models import load_model
+    from egcfg_plugin.core.models import load_model
 
     return load_model("default")

@@ -1,0 +1,226 @@
+"""`egcfg compare`: the baseline and EG-CFG side by side on one benchmark, and `egcfg report`.
+
+    egcfg compare --task mbpp --model default --egcfg quick --limit 10
+    egcfg report runs/compare/mbpp-quick-default
+
+Every input is checked before the model loads. Per task: the baseline runs, then the EG-CFG
+agents (see egcfg_plugin.agents for the selection rule); both answers are scored on the hidden
+tests and appended to tasks.jsonl, so an interrupted run resumes where it stopped. Generations
+are cached (egcfg_plugin.agents.cache), so a rerun regenerates nothing.
+
+Several GPUs: `accelerate launch -m egcfg_plugin.cli compare ...` splits the tasks between the
+processes (one model copy per GPU); each writes tasks.rank<N>.jsonl and the main one renders.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OUR_FILES = ("run.json", "summary.md", "summary.csv", "compare.png", "flips.md")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="egcfg compare", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True, help="benchmark: mbpp, humaneval, mbpp_plus, humaneval_plus, ...")
+    p.add_argument("--model", default="default", help="'default', a pinned model name, a local folder or a hub name")
+    p.add_argument("--baseline", default="greedy", help="'greedy' (gamma=0 on the same code path) or a compact config")
+    p.add_argument("--egcfg", default="quick",
+                   help="agents: a shipped grid (quick, paper_grid), a grid YAML file, or compact configs joined by commas")
+    p.add_argument("--limit", type=int, default=None, help="run the first N tasks of the benchmark's test split")
+    p.add_argument("--split", default=None,
+                   help="another split of a benchmark that has several (MBPP: validation, prompt, train, all); "
+                        "tune on validation, report on test")
+    p.add_argument("--baseline-from", default=None, metavar="DIR",
+                   help="take the baseline's records from an earlier compare run of the same task, model, "
+                        "baseline and prompt style (rescored on the hidden tests) instead of regenerating them")
+    p.add_argument("--out", default=None, help="output folder (default runs/compare/<task>-<grid>-<model>)")
+    p.add_argument("--force", action="store_true", help="replace a run of another config found in --out")
+    p.add_argument("--workers", type=int, default=1,
+                   help="agent worker processes, each with its own model copy (1: agents run in this process)")
+    p.add_argument("--all-agents", action="store_true",
+                   help="run every agent on every task (slower) to report the 'any agent solves it' upper bound")
+    p.add_argument("--prompt-style", default=None,
+                   help="the adapter's prompt style, chat or base (default: the task's, chat for the egcfg_* tasks)")
+    p.add_argument("--cache", default=None, help="generation cache folder (default ~/.cache/egcfg/generations)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
+    p.add_argument("--device", default=None, help="torch device for the model (default: cpu, or the accelerate device)")
+    p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    return p
+
+
+def baseline_config(text: str):
+    from egcfg_plugin.core.config import EGCFGConfig
+
+    if text.strip().lower() in ("greedy", "baseline"):
+        return EGCFGConfig(gamma=0.0)
+    return EGCFGConfig.parse(text)
+
+
+def grid_name(spec: str) -> str:
+    """A short name for the grid: the YAML file's stem, a shipped grid's name, the single config,
+    or "custom-<hash>" for a list of configs."""
+    p = Path(spec)
+    if p.suffix in (".yaml", ".yml"):
+        return p.stem
+    if "," not in spec and "/" not in spec and len(spec) <= 60:
+        return spec
+    return "custom-" + hashlib.sha256(spec.encode()).hexdigest()[:8]
+
+
+def prepare(args) -> dict:
+    """Check every input (grid, task, data rows) and the out dir; return the run's identity, its
+    adapter and rows. Loads no model."""
+    from egcfg_plugin.agents.grid import load_grid
+
+    if args.limit is not None and args.limit < 1:
+        raise SystemExit(f"egcfg compare: --limit {args.limit} selects no task; give a positive number or leave it out")
+    if args.workers < 1:
+        raise SystemExit(f"egcfg compare: --workers {args.workers}: need at least 1")
+    try:
+        grid = load_grid(args.egcfg)
+        base = baseline_config(args.baseline)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(f"egcfg compare: {e}") from None
+    from task_adapters import registry
+    from task_adapters.common import Adapter
+
+    try:
+        adapter_name = resolve_task(args.task)
+        adapter = registry.get_adapter(adapter_name, **({"split": args.split} if args.split else {}))
+    except (KeyError, ValueError) as e:
+        raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
+    try:   # a missing data file or a malformed row is reported here, before any model loads
+        rows = adapter.load(args.limit)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"egcfg compare: {e}") from None
+    if args.split and getattr(type(adapter), "select", Adapter.select) is Adapter.select:
+        raise SystemExit(f"egcfg compare: task {args.task!r} has no splits; leave out --split {args.split}")
+    if not rows:
+        raise SystemExit(f"egcfg compare: task {args.task!r} loaded no rows; check EGCFG_DATA_DIR")
+    style = args.prompt_style or getattr(adapter, "default_style", None) or "chat"
+    model_label = Path(args.model).name or args.model
+    out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
+    identity = {"task": args.task, "adapter": adapter_name, "model": args.model, "baseline": base.compact,
+                "egcfg": [c.compact for c in grid], "prompt_style": style, "all_agents": args.all_agents,
+                "split": args.split}
+    meta_path = out / "run.json"
+    replace = False
+    if meta_path.exists():
+        old = json.loads(meta_path.read_text())
+        diff = ", ".join(differences(old, identity, identity))
+        if diff:
+            if not args.force:
+                raise SystemExit(f"egcfg compare: {out} holds a run with another config ({diff}). "
+                                 f"Use another --out, or --force to replace that run.")
+            log.warning("--force: replacing the run in %s (%s)", out, diff)
+            replace = True
+    elif any(out.glob("tasks*.jsonl")):
+        if not args.force:
+            raise SystemExit(f"egcfg compare: {out} holds task records but no run.json; use another --out or --force")
+        replace = True
+    source = check_baseline_source(args.baseline_from, identity, out) if args.baseline_from else None
+    if replace:
+        clear_run(out)
+    return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows,
+            "baseline_from": source}
+
+
+def check_baseline_source(path: str, identity: dict, out: Path) -> dict:
+    """The run.json of the run that `--baseline-from` names, after checking it ran the same
+    baseline (task, model, baseline config, prompt style, split)."""
+    src = Path(path)
+    meta_path = src / "run.json"
+    if not meta_path.exists():
+        raise SystemExit(f"egcfg compare: --baseline-from {path}: no run.json there (not an egcfg compare run)")
+    if src.resolve() == out.resolve():
+        raise SystemExit("egcfg compare: --baseline-from names the --out folder itself")
+    meta = json.loads(meta_path.read_text())
+    diff = differences(meta, identity, ("task", "adapter", "model", "baseline", "prompt_style", "split"))
+    if diff:
+        raise SystemExit(f"egcfg compare: --baseline-from {path} ran another baseline ({', '.join(diff)})")
+    return {"dir": str(src), "model_id": meta.get("model_id")}
+
+
+def differences(there: dict, now: dict, keys) -> list[str]:
+    """'key: X there, Y now' for each of `keys` where an earlier run's run.json differs from this run."""
+    return [f"{k}: {there.get(k)!r} there, {now[k]!r} now" for k in keys if there.get(k) != now[k]]
+
+
+def resolve_task(task: str) -> str:
+    """The adapter name for `--task`: our `egcfg_<task>` variant when there is one (so `mbpp` gets
+    the same prompts as `lm_eval --tasks egcfg_mbpp`), else the name itself."""
+    from task_adapters import registry
+
+    tasks = getattr(registry, "TASKS", {})
+    if not task.startswith("egcfg_") and f"egcfg_{task}" in tasks:
+        return f"egcfg_{task}"
+    return task
+
+
+def clear_run(out: Path) -> None:
+    for name in OUR_FILES:
+        (out / name).unlink(missing_ok=True)
+    for p in out.glob("tasks*.jsonl"):
+        p.unlink()
+    shutil.rmtree(out / "logs", ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    prep = prepare(args)
+    from egcfg_plugin.cli.compare_run import run_compare
+
+    run_compare(args, prep, command="egcfg compare " + " ".join(shlex.quote(a) for a in (argv or sys.argv[2:])))
+    return 0
+
+
+def report_main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="egcfg report", description="Re-render a compare run's summary from its JSONL.")
+    p.add_argument("dir", help="the --out folder of an `egcfg compare` run")
+    p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    args = p.parse_args(argv)
+    from egcfg_plugin.cli.report import render
+
+    try:
+        md = render(Path(args.dir), png=not args.no_plot)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"egcfg report: {e}") from None
+    sys.stdout.write(md)
+    return 0
+
+
+def device_info(device: str, workers: int, world: int = 1) -> str:
+    """A short description of the hardware a run used."""
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(torch.device(device))
+        return f"GPU: {name}" + (f" x{world}" if world > 1 else "")
+    cpu = platform.processor() or platform.machine()
+    extra = f", {workers} workers" if workers > 1 else ""
+    extra += f", {world} processes" if world > 1 else ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"CPU: {cpu}, {cores} cores{extra}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S")

@@ -1,4 +1,0 @@
-"""Hooks for the egcfg_* task YAMLs; the code lives in egcfg_plugin.lm_eval_tasks."""
-from egcfg_plugin.lm_eval_tasks import guided_share, load_docs, process_results
-
-__all__ = ["guided_share", "load_docs", "process_results"]

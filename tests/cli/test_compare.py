@@ -1,0 +1,227 @@
+"""`egcfg compare` / `egcfg report` end to end on a scripted benchmark (no model): records,
+resuming, the cache, the summary numbers, flips, and bad input refused before any model loads."""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import types
+
+import pytest
+
+import egcfg_plugin.core.decoding as decoding
+import egcfg_plugin.core.models as models
+from egcfg_plugin.cli import compare as cli_compare
+from egcfg_plugin.core.decoding import Result
+from task_adapters.base import Problem
+from egcfg_plugin.cli.report import wilson
+from sandbox.types import TestCase
+from task_adapters.base import Score
+
+G1 = "s3t0.7d2k1g1.0"
+# task -> config -> (visible passed of 2, hidden passes)
+PLAN = {
+    "0": {"baseline": (2, True), G1: (0, False)},      # greedy settles it: EG-CFG takes it too
+    "1": {"baseline": (0, False), G1: (2, True)},      # solved by EG-CFG only
+    "2": {"baseline": (1, True), G1: (2, False)},      # solved by the baseline only (visible tests mislead)
+    "3": {"baseline": (0, False), G1: (1, False)},     # neither
+}
+
+
+class FakeAdapter:
+    name = "fake"
+
+    def load(self, limit=None):
+        return [{"task_id": t} for t in PLAN][:limit]
+
+    def problem(self, row, style="chat"):
+        return Problem(task_id=row["task_id"], prompt=f"task {row['task_id']}\ndef f(x):\n", entry_point="f",
+                       code_prefix="def f(x):\n", visible_tests=(TestCase.call("assert f(1)"),) * 2)
+
+    def score(self, row, code):
+        ok = PLAN[row["task_id"]][code.split("#")[1].strip()][1]
+        return Score(passed=3 if ok else 1, total=3)
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    calls = []
+
+    def gen(model, tokenizer, problem, config, *, backend=None):
+        calls.append((problem.task_id, config.compact))
+        visible, _ = PLAN[problem.task_id][config.compact]
+        return Result(task_id=problem.task_id, code=f"def f(x):\n    pass  # {config.compact}\n", text="",
+                      config=config.compact, seed=0, stop_reason="eos",
+                      counters={"wall_s": 1.0 if config.is_baseline else 5.0, "generated_tokens": 10,
+                                "candidate_tokens": 0 if config.is_baseline else 30},
+                      visible_passed=visible, visible_total=2)
+
+    registry = types.ModuleType("task_adapters.registry")
+
+    def get_adapter(name, **kwargs):
+        if name != "fake":
+            raise KeyError(f"unknown task {name!r}")
+        return FakeAdapter()
+
+    registry.get_adapter = get_adapter
+    monkeypatch.setitem(sys.modules, "task_adapters.registry", registry)
+    import task_adapters
+
+    monkeypatch.setattr(task_adapters, "registry", registry, raising=False)  # `from task_adapters import registry`
+    monkeypatch.setattr(decoding, "generate", gen)
+    loads = []
+    monkeypatch.setattr(models, "load_model", lambda spec, **kw: loads.append(spec) or (object(), None))
+    return types.SimpleNamespace(calls=calls, loads=loads, out=tmp_path / "run", cache=tmp_path / "cache")
+
+
+def _run(env, *extra):
+    argv = ["--task", "fake", "--egcfg", f"baseline,{G1}", "--out", str(env.out), "--cache", str(env.cache), *extra]
+    return cli_compare.main(argv)
+
+
+def _records(out):
+    return [json.loads(line) for line in (out / "tasks.jsonl").read_text().splitlines()]
+
+
+def test_compare_writes_every_output_with_the_right_numbers(env):
+    _run(env)
+    recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
+    assert len(recs) == 8
+    assert [recs[(t, "egcfg")]["config"] for t in PLAN] == ["baseline", G1, G1, G1]
+    assert recs[("0", "egcfg")]["agents_run"] == 1 and recs[("0", "egcfg")]["cached"] == 1
+    assert recs[("3", "egcfg")]["rule"] == "most_visible"
+    # greedy is generated once per task: the grid's greedy agent reads the baseline's generation
+    assert sorted(env.calls) == sorted([(t, "baseline") for t in PLAN] + [(t, G1) for t in "123"])
+    assert [recs[(t, m)]["solved"] for m in ("baseline", "egcfg") for t in PLAN] == [
+        True, False, True, False, True, True, False, False]
+
+    md = (env.out / "summary.md").read_text()
+    lo, hi = wilson(2, 4)
+    assert md.count("50.0% (2/4)") == 2 and f"{100 * lo:.1f}-{100 * hi:.1f}%" in md
+    assert "| EG-CFG (" in md and "| baseline (greedy) |" in md
+    rows = {r["method"]: r for r in csv.DictReader((env.out / "summary.csv").open())}
+    assert rows["baseline"]["solved_only_by_this"] == "1" and rows["egcfg"]["solved_only_by_this"] == "1"
+    assert float(rows["egcfg"]["median_time_per_task_s"]) == 6.0     # greedy 1 s + EG-CFG 5 s
+    assert float(rows["baseline"]["pass_visible"]) == 0.25 and float(rows["egcfg"]["pass_visible"]) == 0.75
+
+    flips = (env.out / "flips.md").read_text()
+    only_eg, only_base = flips.split("## Solved only by the baseline")
+    assert "`1`" in only_eg and "`2`" not in only_eg and "`2`" in only_base
+    assert "logs/egcfg/1.json" in only_eg and "tasks.jsonl#L" in only_eg
+    log = json.loads((env.out / "logs/egcfg/1.json").read_text())
+    assert [a["config"] for a in log["agents"]] == ["baseline", G1] and log["agent"] == 1
+    assert (env.out / "compare.png").stat().st_size > 10_000
+    assert env.loads == ["default"]
+
+
+def test_reruns_resume_from_records_then_from_the_cache(env):
+    _run(env, "--limit", "2")
+    first = len(env.calls)
+    _run(env, "--limit", "2")
+    assert len(env.calls) == first                         # records say both tasks are done
+    (env.out / "tasks.jsonl").unlink()
+    _run(env, "--limit", "2")
+    assert len(env.calls) == first                         # cache: nothing generated again
+    assert len(_records(env.out)) == 4
+    _run(env)                                              # a larger limit runs only the new tasks
+    assert {t for t, _ in env.calls[first:]} == {"2", "3"}
+
+
+def test_report_re_renders_without_running(env, capsys):
+    _run(env, "--no-plot")
+    (env.out / "summary.md").unlink()
+    calls = len(env.calls)
+    assert cli_compare.report_main([str(env.out), "--no-plot"]) == 0
+    assert len(env.calls) == calls and (env.out / "summary.md").exists()
+    assert "50.0% (2/4)" in capsys.readouterr().out
+
+
+def test_all_agents_reports_the_upper_bound(env):
+    _run(env, "--all-agents")
+    recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
+    assert recs[("2", "egcfg")]["agent_solved"] == [True, False]
+    assert recs[("2", "egcfg")]["any_agent_solved"] is True
+    assert recs[("0", "egcfg")]["agents_run"] == 2 and recs[("0", "egcfg")]["config"] == "baseline"
+    md = (env.out / "summary.md").read_text()
+    assert "Upper bound, not a pass@1" in md and "75.0% (3/4)" in md
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--limit", "0"], "--limit 0"),
+    (["--egcfg", "GRID:grid:\n  temp: [0.7]\n"], "unknown key 'temp'"),
+    (["--egcfg", "GRID:grid:\n  t: []\n"], "no values"),
+    (["--egcfg", "GRID:description: x\n"], "empty"),
+    (["--task", "nope"], "unknown task"),
+])
+def test_bad_input_is_refused_before_the_model_loads(env, tmp_path, extra, message):
+    argv = ["--task", "fake", "--out", str(env.out), "--cache", str(env.cache)]
+    for i, a in enumerate(extra):
+        if a.startswith("GRID:"):
+            (tmp_path / "g.yaml").write_text(a[5:])
+            extra[i] = str(tmp_path / "g.yaml")
+    with pytest.raises(SystemExit) as e:
+        cli_compare.main(argv + extra)
+    assert message in str(e.value)
+    assert env.loads == [] and env.calls == []
+
+
+@pytest.mark.parametrize("error", [FileNotFoundError("MBPP (full): data file not found. Looked for mbpp/mbpp.jsonl"),
+                                   ValueError("task 3: row has no test_list")])
+def test_missing_data_or_a_malformed_row_is_refused_before_the_model_loads(env, monkeypatch, error):
+    def load(self, limit=None):
+        raise error
+
+    monkeypatch.setattr(FakeAdapter, "load", load)
+    with pytest.raises(SystemExit) as e:
+        cli_compare.main(["--task", "fake", "--out", str(env.out), "--cache", str(env.cache)])
+    assert str(e.value) == f"egcfg compare: {error}"
+    assert env.loads == [] and env.calls == []
+
+
+def test_an_out_dir_with_another_config_is_refused_unless_forced(env):
+    _run(env, "--limit", "1")
+    with pytest.raises(SystemExit, match="another config.*egcfg.*--force"):
+        cli_compare.main(["--task", "fake", "--egcfg", "baseline", "--out", str(env.out), "--limit", "1"])
+    assert len(env.loads) == 1
+    cli_compare.main(["--task", "fake", "--egcfg", "baseline", "--out", str(env.out), "--limit", "1",
+                      "--cache", str(env.cache), "--force"])
+    assert json.loads((env.out / "run.json").read_text())["egcfg"] == ["baseline"]
+    assert {r["config"] for r in _records(env.out)} == {"baseline"}
+
+
+def test_baseline_from_reuses_an_earlier_runs_baseline_and_rescores_it(env, tmp_path):
+    _run(env, "--limit", "2")
+    first = tmp_path / "first"
+    env.out.rename(first)
+    before = len(env.calls)
+    cli_compare.main(["--task", "fake", "--egcfg", G1, "--out", str(env.out), "--cache", str(tmp_path / "c2"),
+                      "--baseline-from", str(first)])
+    new = env.calls[before:]
+    # tasks 0 and 1 take the earlier baseline (not generated again, even with an empty cache)
+    assert sorted(new) == sorted([("2", "baseline"), ("3", "baseline")] + [(t, G1) for t in PLAN])
+    recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
+    assert recs[("0", "baseline")]["reused_from"] == str(first) and "reused_from" not in recs[("2", "baseline")]
+    assert [recs[(t, "baseline")]["solved"] for t in PLAN] == [True, False, True, False]
+    assert (env.out / "logs/baseline/0.json").is_file()
+    assert "50.0% (2/4)" in (env.out / "summary.md").read_text()
+
+
+def test_baseline_from_refuses_a_run_of_another_baseline(env, tmp_path):
+    _run(env, "--limit", "1")
+    meta = json.loads((env.out / "run.json").read_text())
+    (env.out / "run.json").write_text(json.dumps(dict(meta, baseline="s1t0.7d2k1g0.5")))
+    with pytest.raises(SystemExit, match="ran another baseline.*baseline"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(env.out)])
+    with pytest.raises(SystemExit, match="no run.json"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(tmp_path)])
+    (env.out / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="the --out folder itself"):   # refused before --force clears it
+        cli_compare.main(["--task", "fake", "--egcfg", "baseline", "--out", str(env.out), "--force",
+                          "--baseline-from", str(env.out)])
+    assert (env.out / "tasks.jsonl").exists() and len(env.loads) == 1
+
+
+def test_a_split_is_refused_for_a_task_without_splits(env):
+    with pytest.raises(SystemExit, match="has no splits"):
+        cli_compare.main(["--task", "fake", "--out", str(env.out), "--split", "validation"])
+    assert env.loads == []
