@@ -246,10 +246,15 @@ class _Decoder:
     def _check_finish(self, current: str, candidates: list[Candidate]) -> bool:
         """The paper's early stop, and the optional accept-on-visible-pass extension."""
         cfg = self.config
+        prefix = self.problem.code_prefix
+
+        def ran(c: Candidate) -> str:  # the answer is the program that ran, not the raw sample
+            return c.program[len(prefix):] if c.program.startswith(prefix) else current + c.continuation
+
         if cfg.accept_visible_pass:
             for c in candidates:
                 if c.complete and c.passed_all:
-                    self.finish = ("visible_pass", current + c.continuation)
+                    self.finish = ("visible_pass", ran(c))
                     return True
         if cfg.early_stop_repeats:
             if len(candidates) == 1 and candidates[0].complete:
@@ -257,7 +262,7 @@ class _Decoder:
                 self.repeats = self.repeats + 1 if full == self.last_unique else 1
                 self.last_unique = full
                 if self.repeats >= cfg.early_stop_repeats:
-                    self.finish = ("early_stop", full)
+                    self.finish = ("early_stop", ran(candidates[0]))
                     return True
             else:
                 self.repeats, self.last_unique = 0, None
