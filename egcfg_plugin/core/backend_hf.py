@@ -13,11 +13,16 @@ import time
 
 import torch
 
+from egcfg_plugin.core.backend import sample_tokens
+
 log = logging.getLogger(__name__)
 
 
 class HFBackend:
-    """Wraps a transformers causal LM and counts what it computes."""
+    """Wraps a transformers causal LM and counts what it computes (the `Backend` contract of
+    egcfg_plugin.core.backend)."""
+
+    name = "hf"
 
     def __init__(self, model, tokenizer):
         self.model = model
@@ -59,6 +64,22 @@ class HFBackend:
         s = Stream(self, self.new_cache(), [], None, role)
         s.extend(ids)
         return s
+
+    def push_all(self, streams: list["Stream"], token: int) -> None:
+        """Advance each stream by `token` (one forward pass each: their caches differ in length)."""
+        for s in streams:
+            s.push(token)
+
+    def sample(self, stream: "Stream", n: int, **kwargs) -> list[list[int]]:
+        return sample_continuations(stream, n, **kwargs)
+
+    def info(self) -> dict:
+        """What the run records about this backend (see egcfg_plugin.core.models.backend_info)."""
+        import transformers
+
+        return {"backend": self.name, "version": f"transformers-{transformers.__version__}",
+                "threads": torch.get_num_threads(), "device": str(self.device),
+                "weights_sha256": getattr(self.model, "egcfg_weights_sha256", None)}
 
 
 class Stream:
@@ -139,12 +160,4 @@ def sample_continuations(stream: Stream, n: int, *, temperature: float, top_p: f
     return rows
 
 
-def _sample(logits: torch.Tensor, temperature: float, top_p: float, generator) -> torch.Tensor:
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = torch.sort(probs, dim=-1, descending=True)
-        cum = torch.cumsum(sorted_p, dim=-1)
-        drop = cum - sorted_p > top_p   # keep the smallest prefix whose mass reaches top_p
-        sorted_p = sorted_p.masked_fill(drop, 0.0)
-        probs = torch.zeros_like(probs).scatter(-1, order, sorted_p)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+_sample = sample_tokens

@@ -1,7 +1,10 @@
 """The EG-CFG decoding loop, written once and knowing no harness.
 
     result = generate(model, tokenizer, problem, EGCFGConfig.parse("s3t0.7d2k1g1.0"))
-    result.code, result.counters
+    result.code, result.counters, result.stop_reason      # a StopReason (a str)
+
+The model is reached only through the backend contract (egcfg_plugin.core.backend); `generate`
+makes the backend the loaded model names, or takes one (`backend=`).
 
 Greedy decoding of one unconditional stream (prompt + code). When gamma > 0 and the target
 function's `def` line is written, at every k-th line boundary: sample s continuations of up to d
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 from egcfg_plugin.core.config import EGCFGConfig
 from egcfg_plugin.core.lines import TokenTable, code_end, def_complete
@@ -28,6 +32,23 @@ CANDIDATE_MEMORY_MB = 512
 TOKENS_PER_LINE = 64
 
 
+class StopReason(str, Enum):
+    """Why a generation stopped. A str: it compares, hashes and serializes (JSON, the generation
+    cache) as its value, e.g. "eos"."""
+
+    EOS = "eos"                        # the model wrote an end token
+    END_OF_CODE = "end_of_code"        # a closing fence, or test code after the function
+    MAX_NEW_TOKENS = "max_new_tokens"
+    EARLY_STOP = "early_stop"          # the same unique candidate came back early_stop_repeats times
+    VISIBLE_PASS = "visible_pass"      # accept_visible_pass took a candidate passing the visible tests
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
 @dataclass
 class Result:
     """What one generation produced."""
@@ -37,7 +58,7 @@ class Result:
     text: str                      # the generated code only
     config: str
     seed: int
-    stop_reason: str               # eos | end_of_code | max_new_tokens | early_stop | visible_pass
+    stop_reason: str               # a StopReason (plain str when read back from JSON)
     lines: list[dict] = field(default_factory=list)
     counters: dict = field(default_factory=dict)
     tokens: list[int] = field(default_factory=list)
@@ -51,9 +72,9 @@ class Result:
 def generate(model, tokenizer, problem: Problem, config: EGCFGConfig, *, backend=None) -> Result:
     """Decode one problem with EG-CFG (or plain greedy when config.gamma == 0)."""
     if backend is None:
-        from egcfg_plugin.core.backend_hf import HFBackend
+        from egcfg_plugin.core.backend import make_backend
 
-        backend = HFBackend(model, tokenizer)
+        backend = make_backend(model, tokenizer)
     return _Decoder(backend, problem, config).run()
 
 
@@ -83,7 +104,7 @@ class _Decoder:
         self.signal = ""
         self.last_unique: str | None = None
         self.repeats = 0
-        self.finish: tuple[str, str] | None = None   # (stop_reason, final generated text)
+        self.finish: tuple[StopReason, str] | None = None   # (stop_reason, final generated text)
 
     # -- main loop ---------------------------------------------------------------------------
     def run(self) -> Result:
@@ -97,7 +118,7 @@ class _Decoder:
         since_refresh = cfg.k
         at_boundary = prefix == "" or prefix.endswith("\n")
         pending_line: dict = {}
-        stop_reason = "max_new_tokens"
+        stop_reason = StopReason.MAX_NEW_TOKENS
         while True:
             if cfg.gamma > 0 and guiding and at_boundary and since_refresh >= cfg.k:
                 pending_line = self._refresh()
@@ -116,7 +137,7 @@ class _Decoder:
                 end = code_end(prefix + self.text + "\n", self.problem.entry_point)
                 if end is not None and end >= len(prefix):
                     self.text = self.text[: end - len(prefix)]
-                stop_reason = "eos"
+                stop_reason = StopReason.EOS
                 break
             self.code_ids.append(token)
             at_boundary = False
@@ -126,7 +147,7 @@ class _Decoder:
                 end = code_end(prefix + self.text, self.problem.entry_point)
                 if end is not None and end >= len(prefix):
                     self.text = self.text[: end - len(prefix)]
-                    stop_reason = "end_of_code"
+                    stop_reason = StopReason.END_OF_CODE
                     break
                 self._log_line(pending_line)
                 pending_line = {}
@@ -136,9 +157,7 @@ class _Decoder:
             if len(self.code_ids) >= cfg.max_new_tokens:
                 self.text = self._decode(self.code_ids)
                 break
-            self.uncond.push(token)
-            if self.cond is not None:
-                self.cond.push(token)
+            self.backend.push_all([self.uncond] if self.cond is None else [self.uncond, self.cond], token)
         if pending_line:  # a refresh at the start of the line that turned out to end the code
             self.lines.append({"n": len(self.lines), "text": "", "end_of_code": True,
                                "guided": self.cond is not None, **pending_line})
@@ -161,11 +180,9 @@ class _Decoder:
     def _refresh(self) -> dict:
         import torch
 
-        from egcfg_plugin.core.backend_hf import sample_continuations
-
         cfg = self.config
         self.counters["refreshes"] += 1
-        gen = torch.Generator(device=self.backend.device)
+        gen = torch.Generator(device=getattr(self.backend, "device", "cpu"))
         gen.manual_seed(cfg.seed * 1_000_003 + self.counters["refreshes"])
         current = self._decode(self.code_ids)
         stop_ids = self.table.stop_ids
@@ -181,7 +198,7 @@ class _Decoder:
             return "```" in self._decode(row)
 
         budget = min(cfg.d * TOKENS_PER_LINE, cfg.max_new_tokens - len(self.code_ids) + TOKENS_PER_LINE)
-        rows = sample_continuations(self.uncond, cfg.s, temperature=cfg.t, top_p=cfg.top_p,
+        rows = self.backend.sample(self.uncond, cfg.s, temperature=cfg.t, top_p=cfg.top_p,
                                     max_tokens=max(1, budget), done=done, generator=gen)
         candidates = self._candidates(current, rows)
         shown = [c for c in candidates if c.shown]
@@ -254,7 +271,7 @@ class _Decoder:
         if cfg.accept_visible_pass:
             for c in candidates:
                 if c.complete and c.passed_all:
-                    self.finish = ("visible_pass", ran(c))
+                    self.finish = (StopReason.VISIBLE_PASS, ran(c))
                     return True
         if cfg.early_stop_repeats:
             if len(candidates) == 1 and candidates[0].complete:
@@ -262,7 +279,7 @@ class _Decoder:
                 self.repeats = self.repeats + 1 if full == self.last_unique else 1
                 self.last_unique = full
                 if self.repeats >= cfg.early_stop_repeats:
-                    self.finish = ("early_stop", ran(candidates[0]))
+                    self.finish = (StopReason.EARLY_STOP, ran(candidates[0]))
                     return True
             else:
                 self.repeats, self.last_unique = 0, None
@@ -284,7 +301,7 @@ class _Decoder:
         self.cond = cond
 
     # -- result ------------------------------------------------------------------------------
-    def _result(self, stop_reason: str, wall: float) -> Result:
+    def _result(self, stop_reason: StopReason, wall: float) -> Result:
         code = self.problem.code_prefix + self.text
         passed, total = self._visible(code)
         counters = dict(self.backend.counters)
