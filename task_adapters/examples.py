@@ -31,6 +31,8 @@ import builtins
 import re
 from dataclasses import dataclass
 
+from task_adapters.scan import bracket_depth, closing_bracket, split_top_level, strip_comment
+
 MAX_VALUE_LINES = 20
 
 
@@ -104,96 +106,7 @@ def known_names(prompt: str) -> set[str]:
     return names
 
 
-# -- small lexical helpers ------------------------------------------------------------------------
-def _match_paren(text: str, start: int) -> int:
-    """Index just past the bracket that closes text[start] ('('), respecting quotes; -1 if none."""
-    depth, i, quote = 0, start, None
-    pairs = {"(": ")", "[": "]", "{": "}"}
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c in pairs:
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        elif c == "\n" and depth == 0:
-            return -1
-        i += 1
-    return -1
-
-
-def _balance(text: str) -> int:
-    """Open-bracket count of `text` (quotes respected); positive means unclosed."""
-    depth, quote, i = 0, None, 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        i += 1
-    return depth
-
-
-def _strip_comment(text: str) -> str:
-    quote, i = None, 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c == "#":
-            return text[:i]
-        i += 1
-    return text
-
-
-def _top_level_split(text: str, seps: str) -> list[str]:
-    parts, depth, quote, start, i = [], 0, None, 0, 0
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 2
-                continue
-            if c == quote:
-                quote = None
-        elif c in "\"'":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif c in seps and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
+# -- literals (brackets, strings and comments are read by task_adapters.scan) -------------------
 def _literal(text: str) -> str | None:
     """`text` as a normalised Python literal (ast.unparse form), or None."""
     t = text.strip()
@@ -212,12 +125,12 @@ def _literal(text: str) -> str | None:
 def parse_value(text: str) -> str | None:
     """The expected value at the start of `text`: the whole of it when it is a literal, else the
     part after the last top-level ``=`` (``1 + 9 = 10``), else its longest literal prefix."""
-    t = _strip_comment(text).strip()
+    t = strip_comment(text).strip()
     t = re.sub(r"[.,;:]+$", "", t).strip()
     whole = _literal(t)
     if whole is not None:
         return whole
-    parts = _top_level_split(t, "=")
+    parts = split_top_level(t, "=")
     if len(parts) > 1:
         tail = _literal(re.sub(r"[.,;:]+$", "", parts[-1]).strip())
         if tail is not None:
@@ -238,7 +151,7 @@ def _value_text(text: str, pos: int) -> str:
     end = len(text) if end < 0 else end
     chunk = text[pos:end]
     lines = 0
-    while _balance(_strip_comment(chunk)) > 0 and end < len(text) and lines < MAX_VALUE_LINES:
+    while bracket_depth(strip_comment(chunk)) > 0 and end < len(text) and lines < MAX_VALUE_LINES:
         nxt = text.find("\n", end + 1)
         nxt = len(text) if nxt < 0 else nxt
         chunk += " " + text[end + 1:nxt].strip()
@@ -311,7 +224,7 @@ def _doctests(lines: list[str], entry: str, allowed: set[str], used: set[int]) -
         while i < len(lines) and lines[i].strip() and not _DOCTEST.match(lines[i]):
             want.append(lines[i].strip())
             i += 1
-        source = _strip_comment("\n".join(src)).strip()
+        source = strip_comment("\n".join(src)).strip()
         found = _doctest_example(source, " ".join(want), entry, allowed, start)
         if found is not None:
             out.append(found)
@@ -364,7 +277,7 @@ def _inline(text: str, lines: list[str], entry: str, allowed: set[str], params, 
         if ln in used:
             continue
         name = starts[pos]
-        end = _match_paren(text, pos + len(name))
+        end = closing_bracket(text, pos + len(name))
         if end < 0:
             continue
         call = make_call(text[pos:end], entry, allowed, params)
@@ -393,7 +306,7 @@ def _args_from(text: str, params: list[str] | None) -> list[str] | None:
     if whole is not None and (params is None or len(params) == 1):
         return [whole]
     named = []
-    for seg in _top_level_split(text, ",\n"):
+    for seg in split_top_level(text, ",\n"):
         if not seg.strip():
             continue
         m = re.match(r"^\s*([A-Za-z_]\w*)\s*[:=]\s*(.+?)\s*$", seg, re.S)
@@ -443,7 +356,7 @@ def _for_should_be(lines: list[str], entry: str, params, used: set[int]) -> list
         if not m or i in used:
             continue
         segs = []
-        for seg in _top_level_split(m.group(1), ","):
+        for seg in split_top_level(m.group(1), ","):
             if not re.match(r"^\s*[A-Za-z_]\w*\s*=\s*\S", seg):
                 break
             segs.append(seg)

@@ -1,16 +1,22 @@
 """Line bookkeeping without decoding the sequence on every token.
 
 `TokenTable` knows, for every token id, how many newlines its text holds; it is built once per
-tokenizer. `CodeEnd` decides where the answer's code stops: a closing fence, or (function tasks) a
-top-level line that starts test code once the target function is written.
+tokenizer. `code_end` decides where the answer's code stops: a closing fence, or (function tasks) a
+top-level statement that starts test code once the target function is written. `def_complete`
+says when guidance may start. Brackets, strings and comments are read by `task_adapters.scan`.
 """
 from __future__ import annotations
 
+import keyword
 import re
+
+from task_adapters.scan import header_colon, scan
 
 _TABLES: dict = {}
 
-_TEST_CODE = re.compile(r"^(assert\b|print\(|if __name__\b|# ?(Test|Example|Check)|def (test_|check\b|main\b))")
+# top-level test or demo code: asserts, calls (print(...), check_solution(), unittest.main()), the
+# main guard, test functions
+_TEST_CODE = re.compile(r"^(assert\b|([A-Za-z_][\w.]*)\(|if __name__\b|def (test_|check\b|main\b))")
 _DEF = "def {name}("
 
 
@@ -44,42 +50,44 @@ class TokenTable:
 def code_end(text: str, entry_point: str | None) -> int | None:
     """Index in `text` where the answer's code ends, or None if it has not ended.
 
-    Ends at a line starting with a fence, or, once `def entry_point(` has been written, at a
-    top-level line that starts test or demo code. Scripts (no entry point) end only at a fence.
-    Only complete lines are judged.
+    Ends at a line starting with a fence (at column 0, or indented and outside any string), or,
+    once `def entry_point(` has been written, at a top-level statement that starts test or demo
+    code: `assert`, a call such as `print(...)` or `check_solution()`, `if __name__`, or
+    `def test_*` / `check` / `main` (other than the entry point itself). Comments (`# Test`)
+    never end the code, so helpers written after them stay. Lines inside brackets or strings are
+    not statements. Scripts (no entry point) end only at a fence. Only complete lines are judged.
     """
+    scanned = scan(text)
+    starts = set(scanned.logical_line_starts())
     pos = 0
     seen_def = False
-    for line in text.splitlines(keepends=True):
+    for line in re.findall(r"[^\n]*\n|[^\n]+$", text):
+        body = line.rstrip("\n")
+        if body.startswith("```") or (body.lstrip().startswith("```") and not scanned.in_string(pos)):
+            return pos
         if not line.endswith("\n"):
-            if line.startswith("```"):
-                return pos
             break
-        stripped = line.rstrip("\n")
-        if stripped.startswith("```"):
-            return pos
-        if seen_def and stripped and not stripped[0].isspace() and _TEST_CODE.match(stripped):
-            return pos
-        if entry_point and stripped.lstrip().startswith(_DEF.format(name=entry_point)):
-            seen_def = True
+        if pos in starts:
+            if seen_def and _is_test_code(body) and not body.startswith(_DEF.format(name=entry_point)):
+                return pos
+            if entry_point and body.lstrip().startswith(_DEF.format(name=entry_point)):
+                seen_def = True
         pos += len(line)
     return None
 
 
+def _is_test_code(line: str) -> bool:
+    m = _TEST_CODE.match(line)
+    return bool(m) and not (m.group(2) and keyword.iskeyword(m.group(2)))   # `if(x):` is no call
+
+
 def def_complete(code: str, entry_point: str | None) -> bool:
-    """True once the target function's `def` line is written up to its colon and newline."""
+    """True once the target function's `def` line is written up to its colon and newline
+    (brackets, colons and quotes inside strings and comments do not count)."""
     if not entry_point:
         return True
     start = code.find(_DEF.format(name=entry_point))
     if start < 0:
         return False
-    depth = 0
-    for i in range(start, len(code)):
-        ch = code[i]
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == ":" and depth == 0:
-            return "\n" in code[i:]
-    return False
+    colon = header_colon(code, start)
+    return colon >= 0 and "\n" in code[colon:]

@@ -19,6 +19,25 @@ from egcfg_plugin.core.prompts import split_prompt, wrap_signal
     # an unfinished last line is not judged
     ("def f(x):\n    return x\nassert f(1", "f", None),
     ("x = int(input())\nprint(x)\n```\n", None, len("x = int(input())\nprint(x)\n")),
+    # an indented closing fence ends the code too (issue 12)
+    ("def f(x):\n    return x\n    ```\n", "f", len("def f(x):\n    return x\n")),
+    ("x = int(input())\nprint(x)\n  ```", None, len("x = int(input())\nprint(x)\n")),
+    # a fence inside a docstring is text, not the end
+    ('def f(x):\n    """Use:\n    ```\n    f(1)\n    ```\n    """\n    return x\n```\n', "f",
+     len('def f(x):\n    """Use:\n    ```\n    f(1)\n    ```\n    """\n    return x\n')),
+    # a `# Test` / `# Example` comment is not the end: a helper may follow it (issue 12)
+    ("def f(x):\n    return g(x)\n\n# Example helper\ndef g(x):\n    return x\n", "f", None),
+    ("def f(x):\n    return g(x)\n# Test\ndef g(x):\n    return x\nassert f(1) == 1\n", "f",
+     len("def f(x):\n    return g(x)\n# Test\ndef g(x):\n    return x\n")),
+    # a top-level call after the function is demo code
+    ("def f(x):\n    return x\ncheck_solution()\n", "f", len("def f(x):\n    return x\n")),
+    # the entry function may itself be named check / test_* (MBPP 56, 349, 19, 46)
+    ("import math\n\ndef check(n):\n    return n\n", "check", None),
+    ("def rev(n):\n    return n\ndef check(n):\n    return rev(n)\nprint(check(1))\n", "check",
+     len("def rev(n):\n    return n\ndef check(n):\n    return rev(n)\n")),
+    ("def test_duplicate(a):\n    return len(a) != len(set(a))\n", "test_duplicate", None),
+    # lines inside a multi-line call or string are not statements
+    ("def f(x):\n    return x\ny = f(1,\nprint(2))\n", "f", None),
 ])
 def test_code_end(text, entry, end):
     assert code_end(text, entry) == end
@@ -31,6 +50,13 @@ def test_code_end(text, entry, end):
     ("def f(x, y: dict = {'a': 1},\n", False),
     ("def g(x):\n    pass\n", False),
     ("import os\n\ndef f(items: list[int]) -> list[int]:\n    \"\"\"doc\"\"\"\n", True),
+    # brackets and colons inside strings and comments do not count (issue 16)
+    ('def f(s=")"):\n', True),
+    ("def f(s='('):\n", True),
+    ('def f(s=":", t=1\n', False),
+    ("def f(x,  # (a comment\n      y):\n", True),
+    ("def f(k=lambda: 0):\n", True),
+    ('def f(s="""a):\n', False),
 ])
 def test_def_complete(code, done):
     assert def_complete(code, "f") is done
