@@ -110,12 +110,17 @@ def make_doc(benchmark: str, adapter, row: dict) -> dict:
 
 # -- scoring --------------------------------------------------------------------------------------
 def program_of(doc: dict, response: str) -> str:
-    """The program to test: the code the answer started with, then the generated text up to a
-    closing fence (the YAMLs stop there already)."""
-    cut = response.find("```")
-    if cut >= 0:
-        response = response[:cut]
-    return doc.get("code_prefix", "") + response
+    """The program to test: the code the answer started with, then the generated text up to where
+    the EG-CFG loop would stop (`code_end`: a closing fence, or top-level test or demo code after
+    the entry function), so any model's answer is scored as the loop's own would be."""
+    from egcfg_plugin.core.lines import code_end
+
+    prefix = doc.get("code_prefix", "")
+    program = prefix + response
+    end = code_end(program if program.endswith("\n") else program + "\n", doc.get("entry_point") or None)
+    if end is not None and end >= len(prefix):
+        program = program[:end]
+    return program
 
 
 def process_results(doc: dict, results: list[str]) -> dict:

@@ -133,3 +133,44 @@ def test_row_without_tests_is_named(fresh_adapters, tmp_path, monkeypatch):
 def test_unknown_benchmark_suggests_a_name():
     with pytest.raises(EGCFGUsageError, match="egcfg_humaneval"):
         lm_eval_tasks.load_docs("egcfg_humanevl")
+
+
+# -- where the answer's code ends (issue 12, 6b) --------------------------------------------------
+def _until(task: str) -> list[str]:
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    return load_yaml(str(Path(tasks_dir()) / f"{task}.yaml"), resolve_func=True)["generation_kwargs"]["until"]
+
+
+@pytest.mark.parametrize("task, task_id", [
+    ("egcfg_mbpp", 19), ("egcfg_mbpp", 46), ("egcfg_mbpp", 56), ("egcfg_mbpp", 349),
+    ("egcfg_mbpp_plus", "Mbpp/19"), ("egcfg_mbpp_plus", "Mbpp/56"), ("egcfg_mbpp_plus", "Mbpp/801"),
+])
+def test_until_keeps_entry_functions_named_check_or_test(task, task_id):
+    """lm-eval cuts the answer at the YAML's `until` strings (as HFLM does); an entry function
+    named `check` or `test_*` after an import must survive, and the test code after it is left
+    out of the scored program by code_end."""
+    from lm_eval.models.huggingface import postprocess_generated_text
+
+    adapter = registry.get_adapter(task)
+    row = next(r for r in adapter.load() if str(r["task_id"]) == str(task_id))
+    doc = lm_eval_tasks.make_doc(task, adapter, row)
+    solution = (row.get("code") or row["canonical_solution"]).strip().replace("\r\n", "\n")
+    raw = f"import math\n\n{solution}\n\n# Test\nassert False, 'the model wrote a wrong test'\n```\nIt works."
+    answer = postprocess_generated_text(raw, _until(task), None)
+    assert f"def {doc['entry_point']}(" in answer
+    program = lm_eval_tasks.program_of(doc, answer)
+    assert "assert False" not in program and program.startswith("import math\n\n")
+    assert lm_eval_tasks.process_results(doc, [answer])["pass@1"] == 1.0
+
+
+def test_scored_program_keeps_helpers_after_a_test_comment_and_stops_at_demo_code():
+    doc, row = _doc("egcfg_mbpp")
+    name = doc["entry_point"]
+    body = row["code"].replace("\r\n", "\n").strip()
+    renamed = body.replace(f"def {name}(", f"def _{name}_impl(", 1)
+    raw = (f"def {name}(*args):\n    return _{name}_impl(*args)\n\n# Example helper\n{renamed}\n\n"
+           f"print({name}(1, 2))\n    ```\n")
+    program = lm_eval_tasks.program_of(doc, raw)
+    assert f"def _{name}_impl(" in program and "print(" not in program and "```" not in program
+    assert lm_eval_tasks.process_results(doc, [raw])["pass@1"] == 1.0
