@@ -1,17 +1,22 @@
 """HumanEval: docstring examples are the visible tests; `check()` is the hidden test.
 
-The visible tests are the examples `task_adapters.examples` extracts from the entry point's
-docstring, each kept only when the canonical solution passes it (docstrings have typos). A task
-whose examples all fail, or that has none, gets its docstring calls with no expected value when
-the canonical solution runs them without error (guidance by traces alone), else no visible test.
-The checked examples are cached under ``<cache>/visible/`` keyed by the prompt, the canonical
-solution and the extractor version; `prepare(rows)` checks many rows in one sandbox batch.
+The visible tests come from the prompt alone, as a user would have it: the examples
+`task_adapters.examples` extracts from the entry point's docstring, or, when none states a value,
+the docstring's calls with no expected value (guidance by traces alone). Nothing about them reads
+the canonical solution or `check()`, so a docstring typo stays visible (HumanEval/47 states
+``median([-10, 4, 6, 1000, 10, 20]) == 15.0``; check() expects 8.0).
+
+How many examples disagree with the tests is reported, not hidden: `disagreements(rows)` runs the
+canonical solution (which passes check()) on the visible examples, and `example_stats(rows)`
+counts them (`egcfg` caches the outcome under ``<cache>/visible/``). On the 164 tasks: see
+docs/evalplus.md ("Honesty").
 
 The code the model writes continues the prompt: `code_prefix` is the HumanEval prompt, and the
 scored program is prompt + completion, followed by the dataset's `check(entry_point)`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 from task_adapters.base import Problem
@@ -22,7 +27,7 @@ from task_adapters.examples import Example, extract_examples
 
 log = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 MAX_VISIBLE = 10
 VALIDATE_TIMEOUT_S = 20.0
 _CACHE = data.JsonCache("visible")
@@ -50,7 +55,27 @@ class HumanEvalAdapter(Adapter):
     def normalize_id(self, task_id) -> str:
         return humaneval_id(task_id)
 
-    # -- visible tests ------------------------------------------------------------------------------
+    # -- visible tests: from the prompt alone ----------------------------------------------------
+    def visible_record(self, row) -> dict:
+        """What the prompt's docstring shows: {"examples": [[code, expected, form], ...],
+        "calls": [code, ...]}. Calls (an input with no stated value) are used only when no
+        example states a value. Nothing here reads the canonical solution or check()."""
+        self.check_row(row)
+        found = _extracted(row["prompt"], row["entry_point"])
+        kept = [e for e in found if e.expected is not None]
+        calls = [] if kept else list(dict.fromkeys(e.code for e in found))
+        return {"examples": [[e.code, e.expected, e.form] for e in kept[:MAX_VISIBLE]],
+                "calls": calls[:MAX_VISIBLE]}
+
+    def visible_tests(self, row) -> list[TestCase]:
+        rec = self.visible_record(row)
+        tests = [TestCase.call(code, expected, name=f"example{i}")
+                 for i, (code, expected, _form) in enumerate(rec["examples"])]
+        if not tests:
+            tests = [TestCase.call(code, name=f"call{i}") for i, code in enumerate(rec["calls"])]
+        return tests
+
+    # -- how far the docstring examples agree with the tests (a report; never a filter) ------------
     def canonical_solution(self, row) -> str:
         """The row's canonical solution; for a row handed in without one (EvalPlus's codegen
         strips it), the local dataset's, when that row has the same prompt. "" if none."""
@@ -63,76 +88,52 @@ class HumanEvalAdapter(Adapter):
                 return local.get("canonical_solution") or ""
         return ""
 
-    def canonical_program(self, row) -> str | None:
-        sol = self.canonical_solution(row)
-        return row["prompt"] + sol if sol else None
-
-    def _cache_key(self, row) -> str:
-        return data.content_key("humaneval-visible", EXTRACTOR_VERSION, row["prompt"],
+    def _check_key(self, row) -> str:
+        return data.content_key("humaneval-examples-vs-reference", EXTRACTOR_VERSION, row["prompt"],
                                 row["entry_point"], self.canonical_solution(row))
 
-    def prepare(self, rows: list[dict]) -> None:
-        """Check the docstring examples of `rows` against their canonical solutions, in one
-        sandbox batch, and cache the outcome. Rows already cached cost nothing."""
-        todo = []
+    def disagreements(self, rows: list[dict]) -> dict[str, list[list[str]] | None]:
+        """Per task id, the visible examples that the canonical solution (which passes the hidden
+        tests) does not reproduce: [code, stated value, form, status]. None for a row without a
+        canonical solution. The examples stay visible: a user would see them; this only counts
+        them. One sandbox batch for the rows not cached yet."""
+        out, todo, pairs, owner = {}, [], [], []
         for row in rows:
-            self.check_row(row)
-            if _CACHE.get(self._cache_key(row)) is None:
-                todo.append((row, extract_examples(row["prompt"], row["entry_point"])))
-        if not todo:
-            return
-        pairs, owner = [], []
-        for k, (row, candidates) in enumerate(todo):
-            program = self.canonical_program(row)
-            if program is None:
+            cached = _CACHE.get(self._check_key(row))
+            if cached is not None:
+                out[self.task_id(row)] = cached["disagree"]
                 continue
-            for ex in candidates:
-                pairs.append((program, TestCase.call(ex.code, ex.expected)))
-                owner.append((k, ex))
+            sol = self.canonical_solution(row)
+            todo.append((row, bool(sol)))
+            for code, expected, form in self.visible_record(row)["examples"] if sol else []:
+                pairs.append((row["prompt"] + sol, TestCase.call(code, expected)))
+                owner.append((len(todo) - 1, [code, expected, form]))
         results = run_pairs(pairs, [VALIDATE_TIMEOUT_S] * len(pairs)) if pairs else []
-        outcome: dict[int, dict[Example, Status]] = {}
-        for (k, ex), r in zip(owner, results):
-            outcome.setdefault(k, {})[ex] = r.status
-        for k, (row, candidates) in enumerate(todo):
-            checked = self.canonical_program(row) is not None
-            _CACHE.put(self._cache_key(row), self._record(row, candidates, outcome.get(k, {}) if checked else None))
+        bad: dict[int, list] = {}
+        for (k, example), r in zip(owner, results):
+            if r.status is not Status.PASSED:
+                bad.setdefault(k, []).append(example + [r.status.value])
+        for k, (row, checked) in enumerate(todo):
+            found = bad.get(k, []) if checked else None
+            _CACHE.put(self._check_key(row), {"disagree": found})
+            out[self.task_id(row)] = found
+        return out
 
-    @staticmethod
-    def _record(row, candidates: list[Example], status: dict[Example, Status] | None) -> dict:
-        if status is None:   # no canonical solution to check against: keep what was extracted
-            kept = [e for e in candidates if e.expected is not None]
-            calls = [e for e in candidates if e.expected is None]
-            return {"examples": [[e.code, e.expected, e.form] for e in kept[:MAX_VISIBLE]],
-                    "calls": [e.code for e in calls[:MAX_VISIBLE]] if not kept else [],
-                    "dropped": [], "checked": False}
-        kept = [e for e in candidates if e.expected is not None and status[e] is Status.PASSED]
-        dropped = [[e.code, e.expected, e.form, status[e].value] for e in candidates
-                   if e.expected is not None and status[e] is not Status.PASSED]
-        calls = []
-        if not kept:   # the call ran (passed, or returned a different value): usable without expectation
-            for e in candidates:
-                ok = status[e] is Status.PASSED or (e.expected is not None and status[e] is Status.FAILED)
-                if ok and e.code not in calls:
-                    calls.append(e.code)
-        return {"examples": [[e.code, e.expected, e.form] for e in kept[:MAX_VISIBLE]],
-                "calls": calls[:MAX_VISIBLE], "dropped": dropped, "checked": True}
-
-    def visible_record(self, row) -> dict:
-        """What was extracted and kept for `row`: {"examples", "calls", "dropped", "checked"}."""
-        key = self._cache_key(row)
-        rec = _CACHE.get(key)
-        if rec is None:
-            self.prepare([row])
-            rec = _CACHE.get(key)
-        return rec
-
-    def visible_tests(self, row) -> list[TestCase]:
-        rec = self.visible_record(row)
-        tests = [TestCase.call(code, expected, name=f"example{i}")
-                 for i, (code, expected, _form) in enumerate(rec["examples"])]
-        if not tests:
-            tests = [TestCase.call(code, name=f"call{i}") for i, code in enumerate(rec["calls"])]
-        return tests
+    def example_stats(self, rows: list[dict]) -> dict:
+        """Counts over `rows`: tasks whose docstring states examples, that give calls only, that
+        show nothing; visible examples in all; and those the canonical solution disagrees with
+        (by task), which stay visible."""
+        records = {self.task_id(r): self.visible_record(r) for r in rows}
+        disagree = self.disagreements(rows)
+        bad = {t: [d[0] for d in found] for t, found in disagree.items() if found}
+        return {"tasks": len(records),
+                "with_examples": sum(1 for rec in records.values() if rec["examples"]),
+                "calls_only": sum(1 for rec in records.values() if not rec["examples"] and rec["calls"]),
+                "no_visible_test": sum(1 for rec in records.values() if not rec["examples"] and not rec["calls"]),
+                "examples": sum(len(rec["examples"]) for rec in records.values()),
+                "examples_disagreeing_with_reference": sum(len(v) for v in bad.values()),
+                "tasks_with_disagreeing_examples": sorted(bad, key=lambda t: int(t.rsplit("/", 1)[-1])),
+                "unchecked_tasks": sum(1 for v in disagree.values() if v is None)}
 
     # -- hidden tests -------------------------------------------------------------------------------
     def hidden_tests(self, row) -> list[TestCase]:
@@ -153,3 +154,7 @@ class HumanEvalAdapter(Adapter):
                                 code_prefix=prompt,
                                 meta={"visible_source": "docstring examples" if rec["examples"]
                                       else ("docstring calls" if rec["calls"] else "none")})
+
+@functools.lru_cache(maxsize=1024)
+def _extracted(prompt: str, entry_point: str) -> tuple[Example, ...]:
+    return tuple(extract_examples(prompt, entry_point))

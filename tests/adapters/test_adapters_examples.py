@@ -1,4 +1,5 @@
-"""HumanEval visible tests: docstring example extraction, and the checked examples of all 164 tasks."""
+"""HumanEval visible tests: docstring example extraction, the visible examples of all 164 tasks
+(from the prompt alone), and the report of those the reference disagrees with."""
 from __future__ import annotations
 
 import pytest
@@ -86,21 +87,19 @@ def test_extraction_is_deterministic_on_humaneval():
     assert sum(any(e.expected is not None for e in ex) for ex in first) == 159
 
 
-# -- the checked examples of the 164 HumanEval tasks (uses the sandbox) --------------------------
+# -- the visible examples of the 164 HumanEval tasks (the report uses the sandbox) ----------------
 # Found by running the extraction; any change to these sets is a change in what the model sees.
-NO_EXAMPLE = {  # no input/output example survives; the reason, and the visible calls left
+NO_VISIBLE = {  # the prompt shows no example and no call
     "HumanEval/38": "the docstring has no example", "HumanEval/41": "the docstring has no example",
     "HumanEval/50": "the docstring has no example", "HumanEval/83": "the docstring has no example",
     "HumanEval/160": "the example is prose (operator['+', '*', '-'] ... => result = 9)",
-    "HumanEval/116": "all three docstring examples disagree with the canonical solution",
 }
-CALL_ONLY = {"HumanEval/116": ["sort_array([1, 5, 2, 3, 4])", "sort_array([-2, -3, -4, -5, -6])",
-                               "sort_array([1, 0, 2, 3, 4])"]}
-DROPPED = {  # docstring typos: the canonical solution does not give the stated value
-    ("HumanEval/47", "median([-10, 4, 6, 1000, 10, 20])", "15.0"),
-    ("HumanEval/116", "sort_array([1, 5, 2, 3, 4])", "[1, 2, 3, 4, 5]"),
+DISAGREE = {  # visible examples the canonical solution (which passes check()) does not reproduce
+    ("HumanEval/47", "median([-10, 4, 6, 1000, 10, 20])", "15.0"),        # a typo: check() says 8.0
+    ("HumanEval/116", "sort_array([1, 5, 2, 3, 4])", "[1, 2, 3, 4, 5]"),  # contradicts its own rule
     ("HumanEval/116", "sort_array([-2, -3, -4, -5, -6])", "[-6, -5, -4, -3, -2]"),
     ("HumanEval/116", "sort_array([1, 0, 2, 3, 4])", "[0, 1, 2, 3, 4]"),
+    # the recurrence's values, read as examples (tri() returns the list, `tri(3) = [1, 3, 2, 8]`)
     ("HumanEval/130", "tri(1)", "3"), ("HumanEval/130", "tri(2)", "2"), ("HumanEval/130", "tri(4)", "3"),
     ("HumanEval/148", "bf('Earth', 'Mercury')", "'Venus'"),   # ("Venus") is a str, the answer a tuple
 }
@@ -112,35 +111,54 @@ def humaneval():
     from task_adapters.humaneval import HumanEvalAdapter
 
     adapter = HumanEvalAdapter()
-    rows = adapter.load()
-    adapter.prepare(rows)
-    return adapter, rows
+    return adapter, adapter.load()
 
 
 def test_humaneval_visible_example_figures(humaneval):
     adapter, rows = humaneval
     records = {adapter.task_id(r): adapter.visible_record(r) for r in rows}
     with_examples = {t for t, rec in records.items() if rec["examples"]}
-    assert len(records) == 164
-    assert len(with_examples) == 158
-    assert set(records) - with_examples == set(NO_EXAMPLE)
-    assert {t: rec["calls"] for t, rec in records.items() if rec["calls"]} == CALL_ONLY
-    dropped = {(t, d[0], d[1]) for t, rec in records.items() for d in rec["dropped"]}
-    assert dropped == DROPPED
-    assert all(rec["checked"] for rec in records.values())
+    assert len(records) == 164 and len(with_examples) == 159
+    assert set(records) - with_examples == set(NO_VISIBLE)
+    assert not any(rec["calls"] for rec in records.values())
+    stats = adapter.example_stats(rows)
+    assert stats == {"tasks": 164, "with_examples": 159, "calls_only": 0, "no_visible_test": 5,
+                     "examples": sum(len(rec["examples"]) for rec in records.values()),
+                     "examples_disagreeing_with_reference": len(DISAGREE),
+                     "tasks_with_disagreeing_examples": ["HumanEval/47", "HumanEval/116", "HumanEval/130",
+                                                         "HumanEval/148"],
+                     "unchecked_tasks": 0}
+    found = {(t, d[0], d[1]) for t, ds in adapter.disagreements(rows).items() for d in ds or []}
+    assert found == DISAGREE
+    visible = {(t, code, expected) for t, rec in records.items() for code, expected, _ in rec["examples"]}
+    assert DISAGREE <= visible     # reported, still shown: a user would see them
 
 
-def test_canonical_solutions_pass_their_visible_tests_and_a_wrong_one_does_not(humaneval):
+def test_visible_tests_come_from_the_prompt_alone(humaneval):
+    """Neither the canonical solution nor check() decides what is visible (issue 12, 6c)."""
+    adapter, rows = humaneval
+    row = next(r for r in rows if r["task_id"] == "HumanEval/47")
+    tests = [(t.code, t.expected) for t in adapter.visible_tests(row)]
+    assert ("median([-10, 4, 6, 1000, 10, 20])", "15.0") in tests
+    wrong_reference = {**row, "canonical_solution": "    return 0\n"}
+    prompt_only = {"task_id": "x/1", "prompt": row["prompt"], "entry_point": row["entry_point"]}
+    for other in (wrong_reference, prompt_only):
+        assert [(t.code, t.expected) for t in adapter.visible_tests(other)] == tests
+
+
+def test_canonical_solutions_pass_their_visible_tests_but_the_disagreeing_ones(humaneval):
     from task_adapters.common import run_pairs
 
     adapter, rows = humaneval
-    pairs, wrong = [], []
+    pairs, names, wrong = [], [], []
     for r in rows:
         for t in adapter.visible_tests(r):
             pairs.append((r["prompt"] + r["canonical_solution"], t))
+            names.append((r["task_id"], t.code, t.expected))
             if t.expected is not None:
                 wrong.append((r["prompt"] + "    return 'wrong'\n", t))
     results = run_pairs(pairs, [20.0] * len(pairs))
-    assert len(pairs) >= 158 * 1 and all(r.passed for r in results)
+    assert len(pairs) >= 159
+    assert {n for n, r in zip(names, results) if not r.passed} == DISAGREE
     results = run_pairs(wrong, [20.0] * len(wrong))
     assert sum(r.passed for r in results) <= 2    # only an example whose answer is the string 'wrong'
