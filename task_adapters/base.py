@@ -10,6 +10,23 @@ from sandbox.types import ExecResult, TestCase
 FUNCTION = "function"   # the answer defines `entry_point`; tests call it
 STDIO = "stdio"         # the answer is a script; tests feed stdin and read stdout
 
+# The test taxonomy: every scored (hidden) test is one of these. A "seen" test is one a generation
+# may have seen: its assert or input is shown in the prompt (the visible tests are drawn from these
+# tests, or equal some of them). A "never_seen" test is never in the prompt, the signal or the
+# selection. Every report gives pass@1 on all scored tests and on never-seen tests only.
+SEEN = "seen"
+NEVER_SEEN = "never_seen"
+TEST_KINDS = (SEEN, NEVER_SEEN)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """What an adapter's scored tests are, in words for reports: `seen` says which scored tests a
+    generation may have seen, `never_seen` which it never sees ("" when a benchmark has none)."""
+
+    seen: str
+    never_seen: str
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -58,15 +75,42 @@ class Problem:
 
 @dataclass
 class Score:
-    """How a solution did on one test set."""
+    """How a solution did on one test set. `kinds` (SEEN / NEVER_SEEN, one per result, in the
+    order of the adapter's hidden tests) splits the figure by the test taxonomy."""
 
     passed: int
     total: int
     results: list[ExecResult] = field(default_factory=list, repr=False)
+    kinds: list[str] = field(default_factory=list)
 
     @property
     def all_passed(self) -> bool:
         return self.total > 0 and self.passed == self.total
+
+    def _count(self, kind: str) -> tuple[int, int]:
+        picked = [r for r, k in zip(self.results, self.kinds) if k == kind]
+        return sum(bool(r.passed) for r in picked), len(picked)
+
+    @property
+    def never_seen(self) -> tuple[int, int]:
+        """(passed, total) over the never-seen tests."""
+        return self._count(NEVER_SEEN)
+
+    @property
+    def seen(self) -> tuple[int, int]:
+        """(passed, total) over the tests a generation may have seen."""
+        return self._count(SEEN)
+
+    @property
+    def never_seen_passed(self) -> bool | None:
+        """All never-seen tests passed; None when the task has no never-seen test."""
+        passed, total = self.never_seen
+        return None if total == 0 else passed == total
+
+    @property
+    def seen_passed(self) -> bool | None:
+        passed, total = self.seen
+        return None if total == 0 else passed == total
 
     @property
     def first_failure(self) -> str | None:
@@ -95,7 +139,12 @@ class TaskAdapter(Protocol):
         """The examples a user would give: they guide generation and selection."""
 
     def hidden_tests(self, row: dict) -> list[TestCase]:
-        """The tests used for scoring. Never shown to the model."""
+        """The tests used for scoring (all of them, seen or not)."""
+
+    taxonomy: Taxonomy
+
+    def test_kinds(self, row: dict) -> list[str]:
+        """SEEN or NEVER_SEEN for each of `hidden_tests(row)`, in the same order."""
 
     def score(self, row: dict, code: str) -> Score:
         """Run `code` on the hidden tests in the sandbox."""

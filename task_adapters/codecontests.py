@@ -12,9 +12,9 @@ C++ the limits were set for), within [MIN_TIMEOUT_S, MAX_TIMEOUT_S].
 """
 from __future__ import annotations
 
-from task_adapters.base import STDIO, Problem
+from task_adapters.base import NEVER_SEEN, SEEN, STDIO, Problem, Taxonomy
 from sandbox.types import TestCase
-from task_adapters import data
+from task_adapters import data, prompts
 from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style
 
 ATOL = 1e-4
@@ -90,6 +90,13 @@ class CodeContestsAdapter(Adapter):
         return [TestCase.stdio(i, o, atol=ATOL, name=f"hidden{k}")
                 for k, (i, o) in enumerate(self.hidden_pairs(row))]
 
+    taxonomy = Taxonomy(seen="private/generated tests equal to a public example (input and output)",
+                        never_seen="the private and generated tests")
+
+    def test_kinds(self, row) -> list[str]:
+        public = {(i.strip(), o.strip()) for i, o in _pairs(row["public_tests"])}
+        return [SEEN if (i.strip(), o.strip()) in public else NEVER_SEEN for i, o in self.hidden_pairs(row)]
+
     def meta(self, row) -> dict:
         m = super().meta(row)
         m["time_limit_s"] = self.time_limit_s(row)
@@ -98,8 +105,9 @@ class CodeContestsAdapter(Adapter):
             m["unscorable"] = why
         return m
 
-    def problem(self, row, style: str = "chat") -> Problem:
-        check_style(style)
+    def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
+        check_style(style)   # one wording: no chat prompt of record (task_adapters.prompts)
+        prompts.check_wording(wording)
         self.check_row(row)
         desc = row["description"].strip()
         if style == "chat":

@@ -10,7 +10,7 @@ import logging
 import os
 from collections import defaultdict
 
-from task_adapters.base import FUNCTION, Problem
+from task_adapters.base import FUNCTION, SEEN, TEST_KINDS, Problem, Taxonomy
 from sandbox.types import ExecResult, Status, TestCase
 from task_adapters import data
 from task_adapters.base import Score
@@ -177,7 +177,23 @@ class Adapter:
     def hidden_tests(self, row: dict) -> list[TestCase]:
         raise NotImplementedError
 
-    def problem(self, row: dict, style: str = "chat") -> Problem:
+    # the test taxonomy (task_adapters.base): each adapter says which scored tests are seen
+    taxonomy = Taxonomy(seen="", never_seen="")
+
+    def test_kinds(self, row: dict) -> list[str]:
+        """Every scored test counts as seen unless the adapter says otherwise (so an adapter that
+        declares nothing never reports a never-seen figure)."""
+        return [SEEN] * len(self.hidden_tests(row))
+
+    def checked_kinds(self, row: dict, n_tests: int) -> list[str]:
+        """`test_kinds(row)`, checked to name one known kind per hidden test."""
+        kinds = list(self.test_kinds(row))
+        if len(kinds) != n_tests or any(k not in TEST_KINDS for k in kinds):
+            raise ValueError(f"{self.family} task {self.task_id(row)}: test_kinds gave {kinds!r} for "
+                             f"{n_tests} hidden tests; need one of {TEST_KINDS} per test")
+        return kinds
+
+    def problem(self, row: dict, style: str = "chat", wording: str | None = None) -> Problem:
         raise NotImplementedError
 
     def meta(self, row: dict) -> dict:
@@ -199,10 +215,12 @@ class Adapter:
 
     def score_many(self, items: list[tuple[dict, str]]) -> list[Score]:
         """Score many (row, code) pairs with as few sandbox calls as possible."""
-        pairs, timeouts, memory, owner = [], [], [], []
+        pairs, timeouts, memory, owner, kinds = [], [], [], [], []
         for k, (row, code) in enumerate(items):
             program = self.program(row, code)
-            for t in self.hidden_tests(row):
+            tests = self.hidden_tests(row)
+            kinds.append(self.checked_kinds(row, len(tests)))
+            for t in tests:
                 pairs.append((program, t))
                 timeouts.append(self.test_timeout(row, t))
                 memory.append(self.memory_mb(row))
@@ -211,13 +229,14 @@ class Adapter:
         per: list[list[ExecResult]] = [[] for _ in items]
         for k, r in zip(owner, results):
             per[k].append(r)
-        return [Score(passed=sum(r.status is Status.PASSED for r in rs), total=len(rs), results=rs)
-                for rs in per]
+        return [Score(passed=sum(r.status is Status.PASSED for r in rs), total=len(rs), results=rs, kinds=ks)
+                for rs, ks in zip(per, kinds)]
 
 
 def function_problem(adapter: Adapter, row: dict, style: str, *, chat_text: str, base_text: str,
                      entry_point: str, visible: list[TestCase], code_prefix: str = "",
-                     meta: dict | None = None) -> Problem:
+                     meta: dict | None = None, response_prefix: str = RESPONSE_PREFIX,
+                     chat_code_prefix: str | None = None) -> Problem:
     """A FUNCTION problem in either style. `base_text` must end with `code_prefix`."""
     check_style(style)
     info = adapter.meta(row)
@@ -228,6 +247,8 @@ def function_problem(adapter: Adapter, row: dict, style: str, *, chat_text: str,
         text = chat_text if chat_text.endswith("\n") else chat_text + "\n"
         prompt: str | tuple = ({"role": "user", "content": text},)
         signal_at = None
+        if chat_code_prefix is not None:   # the chat answer starts elsewhere (EvalPlus: from scratch)
+            code_prefix = chat_code_prefix
     else:
         if not base_text.endswith(code_prefix):
             raise ValueError(f"task {adapter.task_id(row)}: base prompt does not end with the code prefix")
@@ -235,4 +256,34 @@ def function_problem(adapter: Adapter, row: dict, style: str, *, chat_text: str,
         signal_at = len(base_text) - len(code_prefix)
     return Problem(task_id=adapter.task_id(row), prompt=prompt, visible_tests=tuple(visible),
                    entry_point=entry_point, kind=FUNCTION, code_prefix=code_prefix,
-                   response_prefix=RESPONSE_PREFIX, signal_at=signal_at, meta=info)
+                   response_prefix=response_prefix if style == "chat" else RESPONSE_PREFIX,
+                   signal_at=signal_at, meta=info)
+
+
+def call_key(code: str) -> str | None:
+    """The first call in `code`, as a syntax tree dump (formatting ignored); None if none."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    return ast.dump(calls[0]) if calls else None
+
+
+def call_keys(code: str, entry_point: str) -> set[str]:
+    """Every call in `code` to `entry_point` or `candidate` (check()'s name for it), as dumps with
+    the called name replaced by the entry point."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    keys = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in (entry_point, "candidate"):
+            keys.add(ast.dump(ast.Call(func=ast.Name(id=entry_point, ctx=ast.Load()), args=n.args,
+                                       keywords=n.keywords)))
+    return keys

@@ -3,8 +3,9 @@
 Visible tests are those of the base benchmark: HumanEval's checked docstring examples, MBPP's
 first three asserts (the ET `test_list` starts with MBPP's original asserts). Hidden tests are
 the extended asserts (`test_case_list` for HumanEval-ET; the whole extended `test_list` plus any
-`challenge_test_list` for MBPP-ET), run as ONE execution that stops at the first failing assert
-and names it. As in plain MBPP, MBPP-ET's three visible asserts are also among the scored ones.
+`challenge_test_list` for MBPP-ET), run as two executions, each stopping at its first failing
+assert and naming it: the asserts a visible test shows (seen: MBPP-ET's three original asserts,
+HumanEval-ET asserts making a docstring example's call) and the rest (never seen).
 
 Only 3-row samples of these sets ship in ../shared/data/samples; the full files are what a user
 supplies (see task_adapters.data for the file names and where to get them).
@@ -15,6 +16,8 @@ import json
 
 from sandbox.types import TestCase
 from task_adapters import data
+from task_adapters.base import NEVER_SEEN, SEEN, Taxonomy
+from task_adapters.common import call_key
 from task_adapters.humaneval import HumanEvalAdapter
 from task_adapters.mbpp import MBPPAdapter
 
@@ -58,10 +61,20 @@ class HumanEvalETAdapter(HumanEvalAdapter):
             raise data.MalformedRow(f"{self.family} task {self.task_id(row)}: row without tests "
                                     f"(test_case_list is empty)")
 
+    taxonomy = Taxonomy(seen="extended asserts making a call a visible docstring example makes",
+                        never_seen="the other extended asserts (test_case_list)")
+
+    def _parts(self, row) -> list[tuple[list[str], str]]:
+        shown = {call_key(t.code) for t in self.visible_tests(row)} - {None}
+        return split_asserts([t.strip() for t in row["test_case_list"]], lambda a: call_key(a) in shown)
+
     def hidden_tests(self, row) -> list[TestCase]:
         self.check_row(row)
         self.check_hidden(row)
-        return [asserts_test([t.strip() for t in row["test_case_list"]])]
+        return [asserts_test(a, name=f"extended-{k}") for a, k in self._parts(row)]
+
+    def test_kinds(self, row) -> list[str]:
+        return [k for _, k in self._parts(row)]
 
 
 class MBPPETAdapter(MBPPAdapter):
@@ -76,6 +89,26 @@ class MBPPETAdapter(MBPPAdapter):
     def visible_asserts(self, row) -> list[str]:
         return [t.strip() for t in row["test_list"][:3]]
 
+    taxonomy = Taxonomy(seen="the 3 original asserts shown in the prompt (the start of the extended test_list)",
+                        never_seen="the other extended asserts")
+
+    def _parts(self, row) -> list[tuple[list[str], str]]:
+        shown = set(self.visible_asserts(row))
+        keys = {call_key(a) for a in shown} - {None}
+        return split_asserts(self.hidden_asserts(row), lambda a: a in shown or call_key(a) in keys)
+
     def hidden_tests(self, row) -> list[TestCase]:
         self.check_row(row)
-        return [asserts_test(self.hidden_asserts(row), setup=self.imports(row), head=self.setup_code(row))]
+        return [asserts_test(a, setup=self.imports(row), head=self.setup_code(row), name=f"extended-{k}")
+                for a, k in self._parts(row)]
+
+    def test_kinds(self, row) -> list[str]:
+        return [k for _, k in self._parts(row)]
+
+
+def split_asserts(asserts: list[str], is_seen) -> list[tuple[list[str], str]]:
+    """(asserts, kind) for the seen and then the never-seen asserts, each group kept in order;
+    empty groups are left out."""
+    seen = [a for a in asserts if is_seen(a)]
+    rest = [a for a in asserts if not is_seen(a)]
+    return [(group, kind) for group, kind in ((seen, SEEN), (rest, NEVER_SEEN)) if group]

@@ -18,9 +18,9 @@ import ast
 import builtins
 import warnings
 
-from task_adapters.base import Problem
+from task_adapters.base import NEVER_SEEN, SEEN, Problem, Taxonomy
 from sandbox.types import TestCase
-from task_adapters import data
+from task_adapters import data, prompts
 from task_adapters.common import Adapter, assert_as_call, function_problem
 
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
@@ -171,25 +171,38 @@ class MBPPAdapter(Adapter):
         self.check_hidden(row)
         return self._tests(self.hidden_asserts(row), row, "hidden")
 
+    taxonomy = Taxonomy(seen="the asserts shown in the prompt (test_list), also scored",
+                        never_seen="challenge_test_list (11 of the 500 test tasks have any)")
+
+    def test_kinds(self, row) -> list[str]:
+        shown = set(self.visible_asserts(row))
+        return [SEEN if a in shown else NEVER_SEEN for a in self.hidden_asserts(row)]
+
     def meta(self, row) -> dict:
         m = super().meta(row)
         m["split"] = split_of(mbpp_int_id(row["task_id"]))
         return m
 
-    def problem(self, row, style: str = "chat") -> Problem:
+    def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
         self.check_row(row)
+        wording = prompts.check_wording(wording)
         visible = self.visible_tests(row)
         asserts = "\n".join(self.visible_asserts(row))
         entry = self.entry_point(row)
         desc = self.description(row)
         setup = self.setup_code(row)
-        setup_note = f"Before the asserts, the tests run:\n{setup}\n" if setup else ""
-        chat = (f"{desc}\n\nWrite it as a Python function named `{entry}`. "
-                f"It must pass these tests:\n```python\n{setup_note}{asserts}\n```\n"
-                f"Answer with the complete function in one ```python code block.")
-        base = f'"""\n{desc}\nThe function {entry} must pass these tests:\n{setup_note}{asserts}\n"""\n'
+        if wording == prompts.STANDARD:   # the MBPP paper's prompt; setup code runs before the asserts
+            chat = prompts.mbpp_paper(desc, (setup + "\n" if setup else "") + asserts)
+            base = chat + "\n```python\n"
+        else:
+            setup_note = f"Before the asserts, the tests run:\n{setup}\n" if setup else ""
+            chat = (f"{desc}\n\nWrite it as a Python function named `{entry}`. "
+                    f"It must pass these tests:\n```python\n{setup_note}{asserts}\n```\n"
+                    f"Answer with the complete function in one ```python code block.")
+            base = f'"""\n{desc}\nThe function {entry} must pass these tests:\n{setup_note}{asserts}\n"""\n'
+        meta = {"prompt_wording": wording, **({"test_setup_code": setup} if setup else {})}
         return function_problem(self, row, style, chat_text=chat, base_text=base, entry_point=entry,
-                                visible=visible, meta={"test_setup_code": setup} if setup else None)
+                                visible=visible, meta=meta)
 
 
 class MBPPSanitizedAdapter(MBPPAdapter):

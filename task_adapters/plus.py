@@ -17,9 +17,9 @@ import json
 import logging
 import re
 
-from task_adapters.base import Problem
+from task_adapters.base import NEVER_SEEN, SEEN, Problem, Taxonomy
 from sandbox.types import Status, TestCase
-from task_adapters import data, plus_harness
+from task_adapters import data, plus_harness, prompts
 from task_adapters.common import Adapter, assert_as_call, function_problem, run_pairs
 from task_adapters.humaneval import HumanEvalAdapter
 from task_adapters.mbpp import mbpp_int_id
@@ -103,34 +103,72 @@ class PlusMixin:
             rec = _CACHE.get(self._key(row))
         return rec
 
+    taxonomy = Taxonomy(seen="the base/plus inputs equal to a visible example's input (the prompt shows them)",
+                        never_seen="every other base and plus input (EvalPlus's tests, never shown)")
+
     def plus_tests(self, row) -> list[TestCase]:
+        """Up to four executions: per input set (base, plus), the inputs a visible test shows
+        ("base:seen", "plus:seen") and the rest ("base", "plus"), in that order; empty parts are
+        left out. All pass exactly when EvalPlus's base and plus verdicts both pass."""
+        return [t for t, _ in self._plus_parts(row)]
+
+    def _plus_parts(self, row) -> list[tuple[TestCase, str]]:
         memo = self._memo()
         hit = memo.get(("tests", id(row)))
         if hit is not None and hit[0] is row:
             return hit[1]
         self.check_hidden(row)
         rec = self.expected(row)
-        tests = []
+        shown = self.shown_inputs(row)
+        parts = []
         for name, inputs in zip(("base", "plus"), self.inputs(row)):
-            times = rec[name]["times"]
-            expected = plus_harness.decode(rec[name]["expected"])
-            limits = [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in times]
-            case = {"entry_point": row["entry_point"], "dataset": self.plus_dataset, "name": name,
-                    "expected": expected, "limits": limits, "atol": float(row.get("atol") or 0),
-                    "output_not_none": self.output_not_none(row),
-                    "reference": self.reference(row) if any(e[0] == "r" for e in expected) else ""}
-            recompute = sum(t for t, e in zip(times, expected) if e[0] == "r")
-            # EvalPlus's per-task cap, but never under twice what the reference itself needs
-            # (Mbpp/599's reference takes ~30-70 s here, over EvalPlus's own 60 s cap).
-            case["budget"] = max(min(TASK_TIMEOUT_CAP, sum(limits)), 2.0 * sum(times))
-            timeout = 2.0 * (case["budget"] + 2.0 * recompute) + 5.0
-            tests.append(TestCase.call(plus_harness.check_code(case, inputs), name=f"{name}:{timeout:.1f}"))
-        memo[("tests", id(row))] = (row, tests)
-        return tests
+            seen_idx = [i for i, x in enumerate(inputs) if shown is None or input_key(x) in shown]
+            rest_idx = [i for i in range(len(inputs)) if i not in set(seen_idx)]
+            for suffix, idx, kind in ((":seen", seen_idx, SEEN), ("", rest_idx, NEVER_SEEN)):
+                if idx:
+                    parts.append((self._inputs_test(row, rec, name, name + suffix, inputs, idx), kind))
+        memo[("tests", id(row))] = (row, parts)
+        return parts
+
+    def _inputs_test(self, row, rec: dict, set_name: str, test_name: str, inputs: list, idx: list[int]) -> TestCase:
+        times = [rec[set_name]["times"][i] for i in idx]
+        expected_all = plus_harness.decode(rec[set_name]["expected"])
+        expected = [expected_all[i] for i in idx]
+        limits = [max(MIN_TIME_LIMIT, TIME_LIMIT_FACTOR * t) for t in times]
+        case = {"entry_point": row["entry_point"], "dataset": self.plus_dataset, "name": set_name,
+                "expected": expected, "limits": limits, "atol": float(row.get("atol") or 0),
+                "output_not_none": self.output_not_none(row),
+                "reference": self.reference(row) if any(e[0] == "r" for e in expected) else ""}
+        recompute = sum(t for t, e in zip(times, expected) if e[0] == "r")
+        # EvalPlus's per-task cap, but never under twice what the reference itself needs
+        # (Mbpp/599's reference takes ~30-70 s here, over EvalPlus's own 60 s cap).
+        case["budget"] = max(min(TASK_TIMEOUT_CAP, sum(limits)), 2.0 * sum(times))
+        timeout = 2.0 * (case["budget"] + 2.0 * recompute) + 5.0
+        return TestCase.call(plus_harness.check_code(case, [inputs[i] for i in idx]),
+                             name=f"{test_name}:{timeout:.1f}")
+
+    def shown_inputs(self, row) -> set[str] | None:
+        """Keys (`input_key`) of the inputs the visible tests call the entry point with; None when
+        a visible test's input cannot be read as a literal (then every input counts as seen)."""
+        keys = set()
+        for t in self.visible_tests(row):
+            args = literal_call_args(t.code, row["entry_point"])
+            if args is None:
+                return None
+            keys.add(input_key(args))
+        return keys
+
+    def test_kinds(self, row) -> list[str]:
+        if "base_input" not in row:   # a hub copy scored by its own check(): HumanEval's taxonomy
+            return HumanEvalAdapter.test_kinds(self, row)
+        return [kind for _, kind in self._plus_parts(row)]
 
     def test_timeout(self, row, test: TestCase) -> float:
         if ":" in test.name:
-            return float(test.name.rsplit(":", 1)[1])
+            try:
+                return float(test.name.rsplit(":", 1)[1])
+            except ValueError:
+                pass
         return self.timeout_s
 
     def score_many(self, items):
@@ -210,15 +248,22 @@ class MBPPPlusAdapter(PlusMixin, Adapter):
         self.check_row(row)
         return self.plus_tests(row)
 
-    def problem(self, row, style: str = "chat") -> Problem:
+    def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
         self.check_row(row)
+        wording = prompts.check_wording(wording)
         entry = row["entry_point"]
+        if wording == prompts.STANDARD:   # EvalPlus's instruct flow
+            return function_problem(self, row, style, chat_text=prompts.evalplus_user(row["prompt"]),
+                                    base_text=row["prompt"], entry_point=entry,
+                                    visible=self.visible_tests(row), meta={"prompt_wording": wording},
+                                    response_prefix=prompts.evalplus_response_prefix())
         asserts = "\n".join(self.visible_asserts(row))
         chat = (f"{self.description(row)}\n\nWrite it as a Python function named `{entry}`. "
                 f"It must pass this test:\n```python\n{asserts}\n```\n"
                 f"Answer with the complete function in one ```python code block.")
         return function_problem(self, row, style, chat_text=chat, base_text=row["prompt"],
-                                entry_point=entry, visible=self.visible_tests(row))
+                                entry_point=entry, visible=self.visible_tests(row),
+                                meta={"prompt_wording": wording})
 
 
 def _module_imports(code: str) -> str:
@@ -233,3 +278,34 @@ def _module_imports(code: str) -> str:
         return ""
     return "\n".join(f"import {m}" for m in sorted(names & sys.stdlib_module_names))
 
+
+
+def literal_call_args(code: str, entry_point: str) -> list | None:
+    """The positional arguments of the first call to `entry_point` in `code`, as Python values;
+    None when there is no such call or an argument is not a literal (or keywords are passed)."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == entry_point]
+    if not calls or calls[0].keywords:
+        return None
+    try:
+        return [ast.literal_eval(a) for a in calls[0].args]
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def input_key(args) -> str:
+    """A comparable form of one input (its argument list): tuples read as lists, as EvalPlus's
+    MBPP deserializer turns some lists into tuples."""
+    def plain(x):
+        if isinstance(x, (list, tuple)):
+            return [plain(v) for v in x]
+        if isinstance(x, dict):
+            return {repr(plain(k)): plain(v) for k, v in x.items()}
+        return x
+    return repr(plain(list(args)))

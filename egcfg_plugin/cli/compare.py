@@ -28,6 +28,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 OUR_FILES = ("run.json", "summary.md", "summary.csv", "compare.png", "flips.md")
+CONTROLS = ("sample-filter", "greedy+sample-filter")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", required=True, help="benchmark: mbpp, humaneval, mbpp_plus, humaneval_plus, ...")
     p.add_argument("--model", default="default", help="'default', a pinned model name, a local folder or a hub name")
-    p.add_argument("--baseline", default="greedy", help="'greedy' (gamma=0 on the same code path) or a compact config")
+    p.add_argument("--baseline", default="greedy",
+                   help="'greedy' (gamma=0 on the same code path) or a compact config; 'sample-filter' and "
+                        "'greedy+sample-filter' keep the greedy baseline and add that --control")
+    p.add_argument("--control", default=None, choices=CONTROLS,
+                   help="a matched-compute control arm: n samples at --control-t/--control-top-p, run on the "
+                        "visible tests, picked by the agents' selection rule (greedy+sample-filter: greedy first)")
+    p.add_argument("--control-n", default="auto",
+                   help="samples per task, or 'auto': sample until the EG-CFG arm's mean tokens per task are spent")
+    p.add_argument("--control-t", type=float, default=0.8, help="the control's sampling temperature")
+    p.add_argument("--control-top-p", type=float, default=0.95, help="the control's nucleus (top_p)")
     p.add_argument("--egcfg", default="quick",
                    help="agents: a shipped grid (quick, paper_grid), a grid YAML file, or compact configs joined by commas")
     p.add_argument("--limit", type=int, default=None, help="run the first N tasks of the benchmark's test split")
@@ -53,10 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run every agent on every task (slower) to report the 'any agent solves it' upper bound")
     p.add_argument("--prompt-style", default=None,
                    help="the adapter's prompt style, chat or base (default: the task's, chat for the egcfg_* tasks)")
+    p.add_argument("--prompt", default="standard", choices=("standard", "project"),
+                   help="prompt wording: 'standard' (the literature's: the MBPP paper's prompt, EvalPlus's instruct "
+                        "flow) or 'project' (this project's older wording); see task_adapters.prompts")
+    p.add_argument("--chosen-on", default=None, metavar="SPLIT",
+                   help="where the EG-CFG configs and prompt were chosen (e.g. 'mbpp validation 511-600'); "
+                        "recorded in run.json and shown in the summary; 'unknown' when not given")
     p.add_argument("--cache", default=None, help="generation cache folder (default ~/.cache/egcfg/generations)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
     p.add_argument("--device", default=None, help="torch device for the model (default: cpu, or the accelerate device)")
     p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    p.add_argument("--oracle", action="store_true",
+                   help="add the any-of-N column to the summary (with --all-agents); not a pass@1")
     return p
 
 
@@ -88,11 +106,18 @@ def prepare(args) -> dict:
         raise SystemExit(f"egcfg compare: --limit {args.limit} selects no task; give a positive number or leave it out")
     if args.workers < 1:
         raise SystemExit(f"egcfg compare: --workers {args.workers}: need at least 1")
+    if args.baseline in CONTROLS:   # the greedy baseline stays: the summary compares EG-CFG with both
+        if args.control not in (None, args.baseline):
+            raise SystemExit(f"egcfg compare: --baseline {args.baseline} and --control {args.control} disagree")
+        args.control, args.baseline = args.baseline, "greedy"
     try:
         grid = load_grid(args.egcfg)
         base = baseline_config(args.baseline)
+        control = control_config(args)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
+    if control is not None and args.workers > 1:
+        raise SystemExit("egcfg compare: --control runs in this process; use --workers 1 with it")
     from task_adapters import registry
     from task_adapters.common import Adapter
 
@@ -113,8 +138,8 @@ def prepare(args) -> dict:
     model_label = Path(args.model).name or args.model
     out = Path(args.out or f"runs/compare/{args.task}-{grid_name(args.egcfg)}-{model_label}")
     identity = {"task": args.task, "adapter": adapter_name, "model": args.model, "baseline": base.compact,
-                "egcfg": [c.compact for c in grid], "prompt_style": style, "all_agents": args.all_agents,
-                "split": args.split}
+                "egcfg": [c.compact for c in grid], "prompt_style": style, "prompt": args.prompt,
+                "all_agents": args.all_agents, "split": args.split, "control": control.name if control else None}
     meta_path = out / "run.json"
     replace = False
     if meta_path.exists():
@@ -134,7 +159,17 @@ def prepare(args) -> dict:
     if replace:
         clear_run(out)
     return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows,
-            "baseline_from": source}
+            "baseline_from": source, "control": control}
+
+
+def control_config(args):
+    """The --control settings as a SampleFilter, or None."""
+    if not getattr(args, "control", None):
+        return None
+    from egcfg_plugin.agents.sample_filter import SampleFilter, parse_n
+
+    return SampleFilter(n=parse_n(args.control_n), t=args.control_t, top_p=args.control_top_p,
+                        greedy_first=args.control == "greedy+sample-filter")
 
 
 def check_baseline_source(path: str, identity: dict, out: Path) -> dict:
@@ -147,15 +182,23 @@ def check_baseline_source(path: str, identity: dict, out: Path) -> dict:
     if src.resolve() == out.resolve():
         raise SystemExit("egcfg compare: --baseline-from names the --out folder itself")
     meta = json.loads(meta_path.read_text())
-    diff = differences(meta, identity, ("task", "adapter", "model", "baseline", "prompt_style", "split"))
+    diff = differences(meta, identity, ("task", "adapter", "model", "baseline", "prompt_style", "prompt", "split"))
     if diff:
         raise SystemExit(f"egcfg compare: --baseline-from {path} ran another baseline ({', '.join(diff)})")
     return {"dir": str(src), "model_id": meta.get("model_id")}
 
 
+OLD_DEFAULTS = {"prompt": "project"}   # run.json written before a key existed: what those runs used
+
+
 def differences(there: dict, now: dict, keys) -> list[str]:
     """'key: X there, Y now' for each of `keys` where an earlier run's run.json differs from this run."""
-    return [f"{k}: {there.get(k)!r} there, {now[k]!r} now" for k in keys if there.get(k) != now[k]]
+    out = []
+    for k in keys:
+        old = there.get(k, OLD_DEFAULTS.get(k))
+        if old != now[k]:
+            out.append(f"{k}: {old!r} there, {now[k]!r} now")
+    return out
 
 
 def resolve_task(task: str) -> str:
@@ -190,11 +233,14 @@ def report_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="egcfg report", description="Re-render a compare run's summary from its JSONL.")
     p.add_argument("dir", help="the --out folder of an `egcfg compare` run")
     p.add_argument("--no-plot", action="store_true", help="skip compare.png")
+    p.add_argument("--oracle", action="store_true",
+                   help="add the any-of-N column (needs a run with --all-agents): it uses the scoring tests, so it "
+                        "is comparable to the paper's tables but is not a pass@1")
     args = p.parse_args(argv)
     from egcfg_plugin.cli.report import render
 
     try:
-        md = render(Path(args.dir), png=not args.no_plot)
+        md = render(Path(args.dir), png=not args.no_plot, oracle=args.oracle)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"egcfg report: {e}") from None
     sys.stdout.write(md)

@@ -25,6 +25,7 @@ def run_compare(args, prep: dict, command: str) -> None:
     out: Path = prep["out"]
     adapter, rows = prep["adapter"], prep["rows"]
     style = prep["identity"]["prompt_style"]
+    wording = prep["identity"].get("prompt", "standard")
 
     state, world, rank = None, 1, 0
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -61,6 +62,8 @@ def run_compare(args, prep: dict, command: str) -> None:
     meta = dict(prep["identity"], egcfg_name=grid_name(args.egcfg),
                 model_id=model_id, device=device_info(device, args.workers, world), workers=args.workers,
                 limit=args.limit, command=command, started=_now(), world_size=world,
+                chosen_on=getattr(args, "chosen_on", None) or "unknown",
+                taxonomy={"seen": adapter.taxonomy.seen, "never_seen": adapter.taxonomy.never_seen},
                 cache=None if args.no_cache else str(cache.path))
     if main_proc:
         out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,8 @@ def run_compare(args, prep: dict, command: str) -> None:
         (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     methods = (("baseline", [prep["base"]]), ("egcfg", prep["grid"]))
-    problems = [(i, row, adapter.problem(row, style=style)) for i, row in enumerate(rows)]
+    problems = [(i, row, adapter.problem(row, style=style, wording=wording))
+                for i, row in enumerate(rows)]
     if prep.get("baseline_from"):   # every process, so all agree on what is left to do
         for rec in _reuse_baseline(prep["baseline_from"], model_id, out, adapter, problems, existing,
                                    write=main_proc):
@@ -107,13 +111,15 @@ def run_compare(args, prep: dict, command: str) -> None:
         bar.close()
         if pool is not None:
             pool.close()
+    if prep.get("control") is not None and world == 1:
+        _run_control(out, prep["control"], model, tokenizer, model_id, cache, adapter, problems, existing, shard, meta)
     log.info("generation cache: %d hits, %d misses", cache.hits, cache.misses)
     if state is not None:
         state.wait_for_everyone()
     if main_proc:
         from egcfg_plugin.cli.report import render
 
-        md = render(out, png=not args.no_plot)
+        md = render(out, png=not args.no_plot, oracle=getattr(args, "oracle", False))
         log.info("wrote %s/summary.md, summary.csv, flips.md%s", out, "" if args.no_plot else ", compare.png")
         import sys
 
@@ -150,8 +156,7 @@ def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elap
     r = sel.result
     return {
         "task_id": problem.task_id, "method": method, "index": index, "config": r.config, "agent": sel.agent,
-        "rule": sel.rule, "solved": chosen.all_passed, "hidden_passed": chosen.passed, "hidden_total": chosen.total,
-        "first_failure": None if chosen.all_passed else chosen.first_failure,
+        "rule": sel.rule, **score_fields(chosen), "unscorable": problem.meta.get("unscorable"),
         "visible_pass": r.visible_total > 0 and r.visible_passed == r.visible_total,
         "visible_passed": r.visible_passed, "visible_total": r.visible_total,
         "any_agent_solved": any(agent_solved) if agent_solved is not None else None, "agent_solved": agent_solved,
@@ -160,6 +165,33 @@ def _record(out: Path, adapter, row, problem, method: str, sel, index: int, elap
         "tokens": int(sum(x.counters.get("generated_tokens", 0) + x.counters.get("candidate_tokens", 0) for x in ran)),
         "stop_reason": r.stop_reason, "code": r.code, "log": log_rel,
     }
+
+
+def _run_control(out: Path, control, model, tokenizer, model_id, cache, adapter, problems, existing: dict,
+                 shard, meta: dict) -> None:
+    """The matched-compute control, after every task has its EG-CFG record: n=auto spends the
+    EG-CFG arm's mean tokens per task over this run's tasks (recorded in run.json)."""
+    from egcfg_plugin.agents.sample_filter import solve_control
+
+    eg = [existing[(p.task_id, "egcfg")]["tokens"] for _, _, p in problems if (p.task_id, "egcfg") in existing]
+    budget = sum(eg) / len(eg) if eg else 0.0
+    meta["control_budget_tokens"] = round(budget, 1)
+    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    todo = [p for p in problems if (p[2].task_id, "control") not in existing]
+    bar = _progress(total=len(problems), initial=len(problems) - len(todo), disable=False)
+    try:
+        for index, row, problem in todo:
+            t0 = time.perf_counter()
+            sel = solve_control(model, tokenizer, problem, control, budget_tokens=budget, cache=cache,
+                                model_id=model_id)
+            rec = _record(out, adapter, row, problem, "control", sel, index, time.perf_counter() - t0,
+                          all_agents=False)
+            rec["budget_tokens"] = round(budget, 1) if control.n == "auto" else None
+            shard.append(rec)
+            existing[(problem.task_id, "control")] = rec
+            bar.update(1)
+    finally:
+        bar.close()
 
 
 def _reuse_baseline(source: dict, model_id: str, out: Path, adapter, problems, existing: dict,
@@ -177,8 +209,8 @@ def _reuse_baseline(source: dict, model_id: str, out: Path, adapter, problems, e
         if rec is None or (problem.task_id, "baseline") in existing:
             continue
         s = adapter.score(row, rec["code"])
-        rec = dict(rec, index=index, solved=s.all_passed, hidden_passed=s.passed, hidden_total=s.total,
-                   first_failure=None if s.all_passed else s.first_failure, reused_from=str(src))
+        rec = dict(rec, index=index, **score_fields(s), unscorable=problem.meta.get("unscorable"),
+                   reused_from=str(src))
         log_src = src / rec["log"]
         if write and log_src.is_file():
             dest = out / rec["log"]
@@ -187,6 +219,18 @@ def _reuse_baseline(source: dict, model_id: str, out: Path, adapter, problems, e
         taken.append(rec)
     log.info("--baseline-from %s: reused %d baseline records (rescored on the hidden tests)", src, len(taken))
     return taken
+
+
+def score_fields(s) -> dict:
+    """A record's score: all scored tests (`solved`, `hidden_*`) and, by the test taxonomy
+    (task_adapters.base), the never-seen tests only (`solved_never_seen` is None when the task
+    has none) and the seen ones."""
+    ns_passed, ns_total = s.never_seen
+    seen_passed, seen_total = s.seen
+    return {"solved": s.all_passed, "hidden_passed": s.passed, "hidden_total": s.total,
+            "first_failure": None if s.all_passed else s.first_failure,
+            "solved_never_seen": s.never_seen_passed, "never_seen_passed": ns_passed, "never_seen_total": ns_total,
+            "solved_seen": s.seen_passed, "seen_passed": seen_passed, "seen_total": seen_total}
 
 
 def _score_dict(s) -> dict:

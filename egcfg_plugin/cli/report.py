@@ -12,45 +12,17 @@ import csv
 import io
 import json
 import logging
-import math
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
+
+from egcfg_plugin.cli.report_stats import (ALL, METRIC_LABELS, NEVER_SEEN, MethodStats, Pair, compute, configs,
+                                           outcome, wilson)
 
 log = logging.getLogger(__name__)
 
-METHOD_ORDER = ("baseline", "egcfg")
 OUTCOMES = (("both", "solved by both", "#4c72b0"), ("egcfg_only", "EG-CFG only", "#55a868"),
             ("baseline_only", "baseline only", "#c44e52"), ("neither", "neither", "#8c8c8c"))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
-
-
-@dataclass
-class MethodStats:
-    method: str
-    label: str
-    configs: str
-    tasks: int
-    solved: int
-    visible: int
-    only: int
-    median_time_s: float
-    tokens: float
-    any_agent: int | None       # the upper bound; None when not every agent ran
-
-    @property
-    def pass_at_1(self) -> float:
-        return self.solved / self.tasks if self.tasks else 0.0
+ORACLE_LABEL = "any-of-N, uses the scoring tests; comparable to the paper's tables, not a pass@1"
 
 
 def load_run(out_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
@@ -75,71 +47,61 @@ def load_run(out_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
     return meta, by_method
 
 
-def paired_tasks(by_method: dict) -> list[str]:
-    """Task ids with a record for every method, in run order."""
-    methods = [m for m in METHOD_ORDER if m in by_method] or list(by_method)
-    if not methods:
-        return []
-    common = set.intersection(*(set(by_method[m]) for m in methods))
-    first = by_method[methods[0]]
-    return sorted(common, key=lambda t: (first[t].get("index", 0), str(t)))
-
-
-def compute(meta: dict, by_method: dict) -> tuple[list[MethodStats], list[str]]:
-    tasks = paired_tasks(by_method)
-    methods = [m for m in METHOD_ORDER if m in by_method]
-    stats = []
-    for m in methods:
-        recs = [by_method[m][t] for t in tasks]
-        others = [o for o in methods if o != m]
-        only = sum(1 for t in tasks if by_method[m][t]["solved"] and not any(by_method[o][t]["solved"] for o in others))
-        any_agent = None
-        if m == "egcfg" and meta.get("all_agents") and recs and all(r.get("any_agent_solved") is not None for r in recs):
-            any_agent = sum(bool(r["any_agent_solved"]) for r in recs)
-        stats.append(MethodStats(
-            method=m, label=_label(meta, m), configs=_configs(meta, m), tasks=len(recs),
-            solved=sum(bool(r["solved"]) for r in recs), visible=sum(bool(r["visible_pass"]) for r in recs),
-            only=only, median_time_s=statistics.median([r["time_s"] for r in recs]) if recs else 0.0,
-            tokens=statistics.fmean([r["tokens"] for r in recs]) if recs else 0.0, any_agent=any_agent))
-    return stats, tasks
-
-
-def _label(meta: dict, method: str) -> str:
-    if method == "baseline":
-        b = meta.get("baseline", "baseline")
-        return "baseline (greedy)" if b == "baseline" else f"baseline ({b})"
-    n = len(meta.get("egcfg", []))
-    agents = f"{n} agent{'s' if n != 1 else ''}"
-    name = meta.get("egcfg_name", "")
-    if n == 1:
-        return f"EG-CFG ({meta['egcfg'][0]})"
-    return f"EG-CFG ({name}, {agents})" if name and not name.startswith("custom") else f"EG-CFG ({agents})"
-
-
-def _configs(meta: dict, method: str) -> str:
-    return meta.get("baseline", "baseline") if method == "baseline" else " > ".join(meta.get("egcfg", []))
-
-
 def _pct(k: int, n: int) -> str:
     return f"{100 * k / n:.1f}% ({k}/{n})" if n else "-"
 
 
-def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, tasks: list[str]) -> str:
+def _ci(k: int, n: int) -> str:
+    lo, hi = wilson(k, n)
+    return f"{100 * lo:.1f}-{100 * hi:.1f}%" if n else "-"
+
+
+def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, tasks: list[str],
+                     excluded: dict | None = None, pairs: list[Pair] | None = None, oracle: bool = False) -> str:
     device = meta.get("device", "?")
+    excluded = excluded or {}
     out = io.StringIO()
     out.write(f"# egcfg compare: {meta.get('task')} with {meta.get('model')}\n\n")
     out.write(f"{len(tasks)} tasks; command: `{meta.get('command', '?')}`\n\n")
-    out.write("| method | pass@1 (hidden tests) | 95% CI | passes visible tests | solved by this side only "
-              "| median time / task (s) | tokens / task | hardware |\n|---|---|---|---|---|---|---|---|\n")
+    if excluded:
+        out.write(f"- {len(excluded)} unscorable task(s) left out of every figure (output comparison cannot "
+                  f"score them): " + ", ".join(f"`{t}` ({why})" for t, why in excluded.items()) + ".\n")
+    tax = meta.get("taxonomy") or {}
+    out.write(f"- Prompt: {meta.get('prompt', 'project')} wording ({meta.get('prompt_style', '?')} style). "
+              f"Configs and prompt chosen on: {meta.get('chosen_on') or 'unknown (not recorded)'}.\n")
+    if tax:
+        out.write(f"- Scored tests: all of them (seen: {tax.get('seen') or 'none'}; never seen: "
+                  f"{tax.get('never_seen') or 'none'}). \"Never-seen only\" counts the tasks that have never-seen "
+                  f"tests, scored on those alone.\n")
+    out.write("\n| method | pass@1, all scored tests | 95% CI | pass@1, never-seen tests only | 95% CI "
+              "| passes visible tests | solved by this side only | median time / task (s) | tokens / task | hardware |"
+              + (f" {ORACLE_LABEL} |" if oracle else "") + "\n|" + "---|" * (10 + oracle) + "\n")
     for s in stats:
-        lo, hi = wilson(s.solved, s.tasks)
-        out.write(f"| {s.label} | {_pct(s.solved, s.tasks)} | {100 * lo:.1f}-{100 * hi:.1f}% | {_pct(s.visible, s.tasks)} "
-                  f"| {s.only} | {s.median_time_s:.1f} | {s.tokens:.0f} | {device} |\n")
+        ns = _pct(s.never_seen_solved, s.never_seen_tasks) if s.never_seen_tasks else "n/a (no never-seen tests)"
+        row = (f"| {s.label} | {_pct(s.solved, s.tasks)} | {_ci(s.solved, s.tasks)} | {ns} "
+               f"| {_ci(s.never_seen_solved, s.never_seen_tasks)} | {_pct(s.visible, s.tasks)} | {s.only} "
+               f"| {s.median_time_s:.1f} | {s.tokens:.0f} | {device} |")
+        if oracle:
+            row += f" {_pct(s.any_agent, s.tasks) if s.any_agent is not None else '-'} |"
+        out.write(row + "\n")
     out.write("\n")
-    for s in stats:
-        if s.any_agent is not None:
-            out.write(f"- Upper bound, not a pass@1: some EG-CFG agent's solution passes the hidden tests on "
-                      f"{_pct(s.any_agent, s.tasks)} of tasks (every agent was run: --all-agents).\n")
+    if pairs:
+        out.write("Paired comparisons: tasks solved by one side only, and the exact two-sided sign test on them.\n\n"
+                  "| EG-CFG against | tests | tasks | EG-CFG only | other only | sign test p |\n|---|---|---|---|---|---|\n")
+        for p in pairs:
+            other = next((s.label for s in stats if s.method == p.other), p.other)
+            out.write(f"| {other} | {METRIC_LABELS[p.metric]} | {p.tasks} | {p.egcfg_only} | {p.other_only} "
+                      f"| {p.p_value:.3g} |\n")
+        out.write("\n")
+    if oracle and not any(s.any_agent is not None for s in stats):
+        out.write(f"- {ORACLE_LABEL}: needs every agent run on every task (compare --all-agents).\n")
+    ctrl = by_method.get("control", {})
+    if ctrl and tasks:
+        recs = [ctrl[t] for t in tasks]
+        budget = meta.get("control_budget_tokens")
+        out.write(f"- Control: {meta.get('control')}; samples per task {statistics.fmean(r['agents_run'] for r in recs):.2f} "
+                  f"on average" + (f", token budget {budget} per task (the EG-CFG arm's mean)" if budget else "")
+                  + "; same visible tests and selection rule as the agents.\n")
     eg = by_method.get("egcfg", {})
     if eg and tasks:
         recs = [eg[t] for t in tasks]
@@ -149,12 +111,12 @@ def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, task
         winners = {}
         for r in recs:
             winners[r.get("config")] = winners.get(r.get("config"), 0) + 1
-        out.write(f"- EG-CFG agents: {_configs(meta, 'egcfg')} (tried in this order). Agents run per task: "
+        out.write(f"- EG-CFG agents: {configs(meta, 'egcfg')} (tried in this order). Agents run per task: "
                   f"{statistics.fmean(r['agents_run'] for r in recs):.2f} on average; selection rule used: "
                   + ", ".join(f"{k} {v}" for k, v in sorted(rules.items(), key=lambda kv: str(kv[0]))) + "; answer came from: "
                   + ", ".join(f"{k} {v}" for k, v in winners.items()) + ".\n")
     out.write("- pass@1: the selected answer (first agent passing every visible test, else the most visible "
-              "tests passed) scored on the hidden tests only. Time: model + sandbox seconds of the agents run "
+              "tests passed) scored once. Time: model + sandbox seconds of the agents run "
               "for the task, as generated (cache hits keep their original cost). Tokens: generated plus "
               "sampled candidate tokens.\n")
     out.write("- Per-task records: `tasks*.jsonl`; tasks solved by one side only: [flips.md](flips.md); "
@@ -162,39 +124,58 @@ def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, task
     return out.getvalue()
 
 
-def summary_csv(stats: list[MethodStats], device: str) -> str:
+def summary_csv(stats: list[MethodStats], device: str, pairs: list[Pair] | None = None) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["method", "configs", "tasks", "solved_hidden", "pass_at_1", "ci95_low", "ci95_high", "pass_visible",
-                "solved_only_by_this", "median_time_per_task_s", "tokens_per_task", "any_agent_upper_bound", "hardware"])
+    pair_cols = [f"{k}_{m}" for m in (ALL, NEVER_SEEN) for k in ("egcfg_only", "other_only", "sign_test_p")]
+    w.writerow(["method", "configs", "tasks", "solved_all_scored", "pass_at_1_all_scored", "ci95_low", "ci95_high",
+                "never_seen_tasks", "solved_never_seen", "pass_at_1_never_seen", "never_seen_ci95_low",
+                "never_seen_ci95_high", "pass_visible", "solved_only_by_this", "median_time_per_task_s",
+                "tokens_per_task", "oracle_any_of_n", "hardware"] + [f"vs_egcfg_{c}" for c in pair_cols])
+    by_other = {(p.other, p.metric): p for p in pairs or []}
     for s in stats:
         lo, hi = wilson(s.solved, s.tasks)
+        nlo, nhi = wilson(s.never_seen_solved, s.never_seen_tasks)
+        ns = f"{s.never_seen_solved / s.never_seen_tasks:.4f}" if s.never_seen_tasks else ""
+        extra = []
+        for m in (ALL, NEVER_SEEN):
+            p = by_other.get((s.method, m))
+            extra += [p.egcfg_only, p.other_only, f"{p.p_value:.4g}"] if p else ["", "", ""]
         w.writerow([s.method, s.configs, s.tasks, s.solved, f"{s.pass_at_1:.4f}", f"{lo:.4f}", f"{hi:.4f}",
+                    s.never_seen_tasks, s.never_seen_solved, ns, f"{nlo:.4f}" if ns else "", f"{nhi:.4f}" if ns else "",
                     f"{s.visible / s.tasks if s.tasks else 0:.4f}", s.only, f"{s.median_time_s:.2f}", f"{s.tokens:.1f}",
-                    "" if s.any_agent is None else s.any_agent, device])
+                    "" if s.any_agent is None else s.any_agent, device] + extra)
     return buf.getvalue()
 
 
 def flips_markdown(by_method: dict, tasks: list[str]) -> str:
-    base, eg = by_method.get("baseline", {}), by_method.get("egcfg", {})
+    eg = by_method.get("egcfg", {})
     out = io.StringIO()
-    out.write("# Tasks solved by one side only\n\n")
-    for title, want in (("Solved only by EG-CFG", "egcfg"), ("Solved only by the baseline", "baseline")):
-        rows = [t for t in tasks if eg[t]["solved"] != base[t]["solved"] and (eg[t]["solved"] == (want == "egcfg"))]
-        out.write(f"## {title} ({len(rows)})\n\n")
-        for t in rows:
-            e, b = eg[t], base[t]
-            out.write(f"- `{t}`: EG-CFG {_outcome(e)} with `{e.get('config')}` (agent {e.get('agent')}), "
-                      f"[log]({e.get('log')}), [record]({e['_where']}); baseline {_outcome(b)}, "
-                      f"[log]({b.get('log')}), [record]({b['_where']})\n")
-        if not rows:
-            out.write("(none)\n")
-        out.write("\n")
+    out.write("# Tasks solved by one side only (all scored tests)\n\n")
+    for other in ("baseline", "control"):
+        if other not in by_method:
+            continue
+        base = by_method[other]
+        name = "the baseline" if other == "baseline" else "the control"
+        for title, want in ((f"Solved only by EG-CFG (against {name})", "egcfg"), (f"Solved only by {name}", other)):
+            rows = [t for t in tasks if eg[t]["solved"] != base[t]["solved"] and (eg[t]["solved"] == (want == "egcfg"))]
+            out.write(f"## {title} ({len(rows)})\n\n")
+            for t in rows:
+                e, b = eg[t], base[t]
+                out.write(f"- `{t}`: EG-CFG {_outcome(e)} with `{e.get('config')}` (agent {e.get('agent')}), "
+                          f"[log]({e.get('log')}), [record]({e['_where']}); {other} {_outcome(b)}, "
+                          f"[log]({b.get('log')}), [record]({b['_where']})\n")
+            if not rows:
+                out.write("(none)\n")
+            out.write("\n")
     return out.getvalue()
 
 
 def _outcome(rec: dict) -> str:
-    text = f"{rec['hidden_passed']}/{rec['hidden_total']} hidden"
+    text = f"{rec['hidden_passed']}/{rec['hidden_total']} scored tests"
+    ns = outcome(rec, NEVER_SEEN)
+    if ns is not None:
+        text += f", never-seen {'passed' if ns else 'failed'}"
     if not rec["solved"] and rec.get("first_failure"):
         text += f" (first failure: {rec['first_failure'][:80].splitlines()[0] if rec['first_failure'] else ''})"
     return text
@@ -214,14 +195,14 @@ def plot(path: Path, stats: list[MethodStats], by_method: dict, tasks: list[str]
         vals.append(100 * s.pass_at_1)
         errs[0].append(100 * (s.pass_at_1 - lo))
         errs[1].append(100 * (hi - s.pass_at_1))
-        colors.append("#8c8c8c" if s.method == "baseline" else "#55a868")
+        colors.append({"baseline": "#8c8c8c", "control": "#dd8452"}.get(s.method, "#55a868"))
     bars = ax1.bar(names, vals, yerr=errs, capsize=8, color=colors)
     for bar, s in zip(bars, stats):
         top = 100 * wilson(s.solved, s.tasks)[1]
         ax1.text(bar.get_x() + bar.get_width() / 2, top + 2, f"{100 * s.pass_at_1:.1f}% ({s.solved}/{s.tasks})",
                  ha="center", va="bottom", fontweight="bold")
     ax1.set_ylim(0, 112)
-    ax1.set_ylabel("pass@1 on hidden tests (%)")
+    ax1.set_ylabel("pass@1 on all scored tests (%)")
     ax1.set_title("pass@1 with 95% Wilson interval")
     base, eg = by_method.get("baseline", {}), by_method.get("egcfg", {})
     if base and eg and tasks:
@@ -262,16 +243,17 @@ def _outcome_key(b: dict, e: dict) -> str:
     return "baseline_only" if b["solved"] else "neither"
 
 
-def render(out_dir, *, png: bool = True) -> str:
-    """Write summary.md, summary.csv, flips.md (and compare.png) under `out_dir`; return summary.md."""
+def render(out_dir, *, png: bool = True, oracle: bool = False) -> str:
+    """Write summary.md, summary.csv, flips.md (and compare.png) under `out_dir`; return summary.md.
+    oracle: add the any-of-N column (off by default; it uses the scoring tests)."""
     out_dir = Path(out_dir)
     meta, by_method = load_run(out_dir)
-    stats, tasks = compute(meta, by_method)
+    stats, tasks, excluded, pairs = compute(meta, by_method)
     if not tasks:
         raise ValueError(f"{out_dir} has no task with a record for every method yet; nothing to report")
-    md = summary_markdown(meta, stats, by_method, tasks)
+    md = summary_markdown(meta, stats, by_method, tasks, excluded, pairs, oracle=oracle)
     (out_dir / "summary.md").write_text(md)
-    (out_dir / "summary.csv").write_text(summary_csv(stats, meta.get("device", "?")))
+    (out_dir / "summary.csv").write_text(summary_csv(stats, meta.get("device", "?"), pairs))
     if "baseline" in by_method and "egcfg" in by_method:
         (out_dir / "flips.md").write_text(flips_markdown(by_method, tasks))
     if png:

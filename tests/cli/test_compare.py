@@ -15,32 +15,39 @@ from egcfg_plugin.cli import compare as cli_compare
 from egcfg_plugin.core.decoding import Result
 from task_adapters.base import Problem
 from egcfg_plugin.cli.report import wilson
-from sandbox.types import TestCase
-from task_adapters.base import Score
+from sandbox.types import ExecResult, Status, TestCase
+from task_adapters.base import NEVER_SEEN, SEEN, Score, Taxonomy
 
 G1 = "s3t0.7d2k1g1.0"
-# task -> config -> (visible passed of 2, hidden passes)
+# task -> config -> (visible passed of 2, all scored tests pass[, never-seen tests pass])
 PLAN = {
     "0": {"baseline": (2, True), G1: (0, False)},      # greedy settles it: EG-CFG takes it too
     "1": {"baseline": (0, False), G1: (2, True)},      # solved by EG-CFG only
     "2": {"baseline": (1, True), G1: (2, False)},      # solved by the baseline only (visible tests mislead)
-    "3": {"baseline": (0, False), G1: (1, False)},     # neither
+    "3": {"baseline": (0, False), G1: (1, False, True)},   # neither; EG-CFG passes the never-seen tests
 }
+
+
+def _score(passes: list[bool], kinds: list[str]) -> Score:
+    results = [ExecResult(Status.PASSED if ok else Status.FAILED) for ok in passes]
+    return Score(passed=sum(passes), total=len(passes), results=results, kinds=kinds)
 
 
 class FakeAdapter:
     name = "fake"
+    taxonomy = Taxonomy(seen="the first assert", never_seen="two more asserts")
 
     def load(self, limit=None):
         return [{"task_id": t} for t in PLAN][:limit]
 
-    def problem(self, row, style="chat"):
+    def problem(self, row, style="chat", wording=None):
         return Problem(task_id=row["task_id"], prompt=f"task {row['task_id']}\ndef f(x):\n", entry_point="f",
                        code_prefix="def f(x):\n", visible_tests=(TestCase.call("assert f(1)"),) * 2)
 
     def score(self, row, code):
-        ok = PLAN[row["task_id"]][code.split("#")[1].strip()][1]
-        return Score(passed=3 if ok else 1, total=3)
+        plan = PLAN[row["task_id"]][code.split("#")[1].strip()]
+        ok, never_seen_ok = plan[1], plan[2] if len(plan) > 2 else plan[1]
+        return _score([ok, never_seen_ok, never_seen_ok], [SEEN, NEVER_SEEN, NEVER_SEEN])
 
 
 @pytest.fixture
@@ -49,7 +56,7 @@ def env(monkeypatch, tmp_path):
 
     def gen(model, tokenizer, problem, config, *, backend=None):
         calls.append((problem.task_id, config.compact))
-        visible, _ = PLAN[problem.task_id][config.compact]
+        visible = PLAN[problem.task_id][config.compact][0]
         return Result(task_id=problem.task_id, code=f"def f(x):\n    pass  # {config.compact}\n", text="",
                       config=config.compact, seed=0, stop_reason="eos",
                       counters={"wall_s": 1.0 if config.is_baseline else 5.0, "generated_tokens": 10,
@@ -97,10 +104,16 @@ def test_compare_writes_every_output_with_the_right_numbers(env):
 
     md = (env.out / "summary.md").read_text()
     lo, hi = wilson(2, 4)
-    assert md.count("50.0% (2/4)") == 2 and f"{100 * lo:.1f}-{100 * hi:.1f}%" in md
+    rows_md = {line.split(" | ")[0]: line.split(" | ") for line in md.splitlines() if "| CPU" in line}
+    # all scored tests, then never-seen only: task 3's EG-CFG answer fails only a seen test
+    assert rows_md["| baseline (greedy)"][1:4] == ["50.0% (2/4)", f"{100 * lo:.1f}-{100 * hi:.1f}%", "50.0% (2/4)"]
+    assert rows_md["| EG-CFG (2 agents)"][1] == "50.0% (2/4)" and rows_md["| EG-CFG (2 agents)"][3] == "75.0% (3/4)"
+    assert "| baseline (greedy) | never-seen tests only | 4 | 2 | 1 | 1 |" in md     # sign test: 2 vs 1, p = 1
     assert "| EG-CFG (" in md and "| baseline (greedy) |" in md
     rows = {r["method"]: r for r in csv.DictReader((env.out / "summary.csv").open())}
     assert rows["baseline"]["solved_only_by_this"] == "1" and rows["egcfg"]["solved_only_by_this"] == "1"
+    assert rows["egcfg"]["pass_at_1_never_seen"] == "0.7500" and rows["baseline"]["pass_at_1_all_scored"] == "0.5000"
+    assert rows["baseline"]["vs_egcfg_egcfg_only_never_seen"] == "2" and rows["egcfg"]["vs_egcfg_egcfg_only_all"] == ""
     assert float(rows["egcfg"]["median_time_per_task_s"]) == 6.0     # greedy 1 s + EG-CFG 5 s
     assert float(rows["baseline"]["pass_visible"]) == 0.25 and float(rows["egcfg"]["pass_visible"]) == 0.75
 
@@ -136,14 +149,17 @@ def test_report_re_renders_without_running(env, capsys):
     assert "50.0% (2/4)" in capsys.readouterr().out
 
 
-def test_all_agents_reports_the_upper_bound(env):
+def test_all_agents_reports_the_oracle_only_when_asked(env):
     _run(env, "--all-agents")
+    assert "any-of-N" not in (env.out / "summary.md").read_text()      # off by default
+    _run(env, "--all-agents", "--oracle")
     recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
     assert recs[("2", "egcfg")]["agent_solved"] == [True, False]
     assert recs[("2", "egcfg")]["any_agent_solved"] is True
     assert recs[("0", "egcfg")]["agents_run"] == 2 and recs[("0", "egcfg")]["config"] == "baseline"
     md = (env.out / "summary.md").read_text()
-    assert "Upper bound, not a pass@1" in md and "75.0% (3/4)" in md
+    assert "any-of-N, uses the scoring tests; comparable to the paper's tables, not a pass@1" in md
+    assert "75.0% (3/4)" in md
 
 
 @pytest.mark.parametrize("extra, message", [
