@@ -112,13 +112,8 @@ class PlusMixin:
         left out. All pass exactly when EvalPlus's base and plus verdicts both pass."""
         return [t for t, _ in self._plus_parts(row)]
 
-    def _plus_parts(self, row) -> list[tuple[TestCase, str]]:
-        memo = self._memo()
-        hit = memo.get(("tests", id(row)))
-        if hit is not None and hit[0] is row:
-            return hit[1]
-        self.check_hidden(row)
-        rec = self.expected(row)
+    def input_parts(self, row) -> list[tuple[str, str, list, list[int]]]:
+        """(test name, kind, the set's inputs, indices in this part) for each part of `plus_tests`."""
         shown = self.shown_inputs(row)
         parts = []
         for name, inputs in zip(("base", "plus"), self.inputs(row)):
@@ -126,7 +121,18 @@ class PlusMixin:
             rest_idx = [i for i in range(len(inputs)) if i not in set(seen_idx)]
             for suffix, idx, kind in ((":seen", seen_idx, SEEN), ("", rest_idx, NEVER_SEEN)):
                 if idx:
-                    parts.append((self._inputs_test(row, rec, name, name + suffix, inputs, idx), kind))
+                    parts.append((name + suffix, kind, inputs, idx))
+        return parts
+
+    def _plus_parts(self, row) -> list[tuple[TestCase, str]]:
+        memo = self._memo()
+        hit = memo.get(("tests", id(row)))
+        if hit is not None and hit[0] is row:
+            return hit[1]
+        self.check_hidden(row)
+        rec = self.expected(row)
+        parts = [(self._inputs_test(row, rec, name.split(":")[0], name, inputs, idx), kind)
+                 for name, kind, inputs, idx in self.input_parts(row)]
         memo[("tests", id(row))] = (row, parts)
         return parts
 

@@ -45,7 +45,8 @@ class FakeAdapter:
                        code_prefix="def f(x):\n", visible_tests=(TestCase.call("assert f(1)"),) * 2)
 
     def score(self, row, code):
-        plan = PLAN[row["task_id"]][code.split("#")[1].strip()]
+        key = code.split("#")[1].strip()
+        plan = PLAN[row["task_id"]].get(key) or (0, key == "ctl1" and row["task_id"] == "2")
         ok, never_seen_ok = plan[1], plan[2] if len(plan) > 2 else plan[1]
         return _score([ok, never_seen_ok, never_seen_ok], [SEEN, NEVER_SEEN, NEVER_SEEN])
 
@@ -76,6 +77,15 @@ def env(monkeypatch, tmp_path):
 
     monkeypatch.setattr(task_adapters, "registry", registry, raising=False)  # `from task_adapters import registry`
     monkeypatch.setattr(decoding, "generate", gen)
+
+    def sample(model, tokenizer, problem, cfg, *, backend=None):   # the control's samples: 25 tokens each
+        calls.append((problem.task_id, f"ctl{cfg.seed}"))
+        return Result(task_id=problem.task_id, code=f"def f(x):\n    pass  # ctl{cfg.seed}\n", text="",
+                      config=cfg.compact, seed=cfg.seed, stop_reason="eos", counters={"generated_tokens": 25},
+                      visible_passed=2 if (problem.task_id, cfg.seed) == ("2", 1) else 0, visible_total=2)
+
+    from egcfg_plugin.agents import sample_filter
+    monkeypatch.setattr(sample_filter, "sample_program", sample)
     loads = []
     monkeypatch.setattr(models, "load_model", lambda spec, **kw: loads.append(spec) or (object(), None))
     return types.SimpleNamespace(calls=calls, loads=loads, out=tmp_path / "run", cache=tmp_path / "cache")
@@ -241,3 +251,42 @@ def test_a_split_is_refused_for_a_task_without_splits(env):
     with pytest.raises(SystemExit, match="has no splits"):
         cli_compare.main(["--task", "fake", "--out", str(env.out), "--split", "validation"])
     assert env.loads == []
+
+
+def test_the_sample_filter_control_matches_egcfg_tokens_and_is_compared(env):
+    _run(env, "--baseline", "sample-filter", "--no-plot")       # shorthand: greedy stays the baseline
+    meta = json.loads((env.out / "run.json").read_text())
+    assert meta["baseline"] == "baseline" and meta["control"] == "sample-filter n=auto t=0.8 top_p=0.95"
+    # EG-CFG tokens per task: 10 (greedy settles task 0), then 10 + 40 on tasks 1-3: mean 40
+    assert meta["control_budget_tokens"] == 40.0
+    recs = {(r["task_id"], r["method"]): r for r in _records(env.out)}
+    ctl = [recs[(t, "control")] for t in PLAN]
+    assert [r["agents_run"] for r in ctl] == [2, 2, 2, 2]          # 25 + 25 >= 40; task 2 passes at sample 1
+    assert [r["solved"] for r in ctl] == [False, False, True, False] and ctl[2]["agent"] == 1
+    assert all(r["tokens"] == 50 and r["budget_tokens"] == 40.0 for r in ctl)
+    md = (env.out / "summary.md").read_text()
+    assert "| control (sample-filter n=auto t=0.8 top_p=0.95) | 25.0% (1/4)" in md
+    assert "| control (sample-filter n=auto t=0.8 top_p=0.95) | all scored tests | 4 | 2 | 1 |" in md
+    rows = {r["method"]: r for r in csv.DictReader((env.out / "summary.csv").open())}
+    assert rows["control"]["vs_egcfg_egcfg_only_all"] == "2" and rows["control"]["vs_egcfg_other_only_all"] == "1"
+    flips = (env.out / "flips.md").read_text()
+    assert "Solved only by the control (1)" in flips
+
+
+def test_the_run_records_wording_and_where_configs_were_chosen(env):
+    _run(env, "--limit", "1", "--chosen-on", "mbpp validation 511-600")
+    meta = json.loads((env.out / "run.json").read_text())
+    assert meta["prompt"] == "standard" and meta["chosen_on"] == "mbpp validation 511-600"
+    assert meta["taxonomy"] == {"seen": "the first assert", "never_seen": "two more asserts"}
+    assert "chosen on: mbpp validation 511-600" in (env.out / "summary.md").read_text()
+
+
+def test_baseline_from_refuses_another_prompt_wording(env, tmp_path):
+    _run(env, "--limit", "1", "--prompt", "project")
+    with pytest.raises(SystemExit, match="prompt: 'project' there, 'standard' now"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(env.out)])
+    meta = json.loads((env.out / "run.json").read_text())
+    del meta["prompt"]                      # a run from before the wording was recorded: the project's
+    (env.out / "run.json").write_text(json.dumps(meta))
+    with pytest.raises(SystemExit, match="prompt: 'project' there, 'standard' now"):
+        cli_compare.main(["--task", "fake", "--out", str(tmp_path / "b"), "--baseline-from", str(env.out)])
