@@ -7,19 +7,21 @@ with its expected result) and ``test_string(solution)`` when the row defines it.
 snippet to them, `program()` turns the candidate code into ``_egcfg_solution = "<code>"``; the
 hidden test then runs the context and those calls.
 
-Visible test (our design; DS-1000 gives a user nothing beyond the prompt): the snippet runs on the
-input of the benchmark's first test case, which in most rows is the prompt's own example, and
-passes when it raises nothing; the value of the answer variable (`result`, ...) is recorded for
-the trace but never compared. Setup = the code context, the first case's input, and the lines of
-`exec_context` before ``[insert]``; the test evaluates the lines after it, then the answer.
-69 rows insert the snippet inside a function body (``def f(...):`` then ``[insert]``): a body
-cannot run on its own, so those rows have no visible test.
+Visible test (our design; DS-1000 gives a user nothing beyond the prompt), from the prompt alone:
+the example code the prompt shows before the solution (its `<code>` block before ``BEGIN
+SOLUTION``, or the Matplotlib prompt's code before ``# SOLUTION START``) runs as setup, then the
+snippet; the test passes when nothing raises, and the value of the answer variable the prompt
+names (``result = ... # put solution in this variable``) is recorded for the trace but never
+compared. Nothing of `code_context` (the hidden test cases and `exec_context`) is used, so the
+trace shows only data the prompt shows. Rows whose prompt loads its data (``load_data()``,
+Sklearn and Pytorch mostly) or puts the snippet inside a function have no visible test.
 
 Rows that import a module missing here carry ``meta["unscorable"]`` (on this machine: tensorflow,
 seaborn, xgboost, gensim, statsmodels; 106 rows); scoring them would only report the ImportError.
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 
@@ -96,28 +98,47 @@ class DS1000Adapter(Adapter):
 
     # -- tests --------------------------------------------------------------------------------------
     def visible_tests(self, row) -> list[TestCase]:
+        """One test built from the prompt alone: its example code runs as setup, then the snippet,
+        then the answer variable is read; it passes when nothing raises. None when the prompt's
+        data is hidden (`load_data()`), the snippet is a function body, or no code is shown."""
         self.check_row(row)
-        self.check_hidden(row)
-        ctx = self.exec_context(row)
-        if ctx is None or ctx.count("[insert]") != 1:
+        setup = self.prompt_setup(row)
+        if setup is None:
             return []
-        before, after = ctx.split("[insert]")
-        if before.rstrip().endswith(":"):   # the snippet is a function body
-            return []
-        answer = self.answer_variable(row, after)
-        setup = (HEADLESS + row["code_context"] + "\ntest_input, expected_result = generate_test_case(1)\n"
-                 "del expected_result\n" + before)
-        after = after.strip()
-        code = f"exec({after!r}) or {answer}" if after else answer
-        return [TestCase.call(code, setup=setup, name="runs")]
+        return [TestCase.call(self.answer_variable(row), setup=HEADLESS + setup, name="runs")]
 
     @staticmethod
-    def answer_variable(row, after: str) -> str:
-        m = re.search(r"^(\w+)\s*=\s*\.\.\.", row["prompt"], re.M)
-        if m:
-            return m.group(1)
-        m = re.search(r"^result\s*=", after, re.M)
-        return "result" if m or not after.strip() else "None"
+    def prompt_setup(row) -> str | None:
+        """The code the prompt shows before the solution starts, when it runs on its own: the
+        `<code>` block before ``BEGIN SOLUTION``, or (Matplotlib) the code before
+        ``# SOLUTION START``. None otherwise."""
+        prompt = row["prompt"]
+        if "BEGIN SOLUTION" in prompt:
+            head = prompt[:prompt.index("BEGIN SOLUTION")]
+            blocks = re.findall(r"<code>\n?(.*?)</code>", head, re.S)
+            if not blocks:
+                return None            # the solution goes inside a shown function (`def f(...):`)
+            code = blocks[-1]
+        elif "# SOLUTION START" in prompt:
+            code = prompt[:prompt.index("# SOLUTION START")]
+        else:
+            return None
+        if re.search(r"\bload_data\s*\(", code):
+            return None                # the data is not in the prompt
+        try:
+            ast.parse(code)
+        except SyntaxError:
+            return None
+        return code if code.endswith("\n") else code + "\n"
+
+    @staticmethod
+    def answer_variable(row) -> str:
+        """The variable the prompt asks the answer in (``result = ... # put solution in this
+        variable``, or "solve this question with example variable `clf`"), else "None" (the
+        snippet only has to run)."""
+        m = (re.search(r"^(\w+)\s*=\s*\.\.\.", row["prompt"], re.M)
+             or re.search(r"example variable `(\w+)`", row["prompt"]))
+        return m.group(1) if m else "None"
 
     def program(self, row, code: str) -> str:
         return f"_egcfg_solution = {code!r}\n"

@@ -201,16 +201,24 @@ def test_codecontests_every_row():
 
 # -- DS-1000: the prompt; a run-without-error visible test; code_context's tests hidden -------------
 def test_ds1000_every_row():
-    from task_adapters.ds1000 import DS1000Adapter
+    from task_adapters.ds1000 import HEADLESS, DS1000Adapter
 
     adapter = DS1000Adapter()
     rows = load(adapter, 1000)
     check_rows(adapter, rows, nothing, kind=STDIO)
     with_visible = [r for r in rows if adapter.visible_tests(r)]
-    assert len(with_visible) == 931     # 69 rows insert the answer into a function body
-    for row in with_visible:
+    by_library = {}
+    for r in with_visible:
+        by_library[adapter.library(r)] = by_library.get(adapter.library(r), 0) + 1
+    # the rest load their data (`load_data()`: the prompt does not show it) or answer inside a function
+    assert by_library == {"Pandas": 275, "Numpy": 207, "Matplotlib": 155, "Tensorflow": 35, "Scipy": 95,
+                          "Sklearn": 23, "Pytorch": 5}
+    for row in with_visible:     # the visible test is built from the prompt alone (issue 12, 6d)
         (t,) = adapter.visible_tests(row)
-        assert t.expected is None and "generate_test_case(1)" in t.setup
+        assert t.expected is None and "generate_test_case" not in t.setup + t.code
+        assert t.setup.startswith(HEADLESS) and t.setup[len(HEADLESS):].strip() in row["prompt"]
+    hidden_data = next(r for r in rows if adapter.task_id(r) == "DS1000/828")   # its DataFrame is hidden
+    assert "load_data()" in hidden_data["prompt"] and adapter.visible_tests(hidden_data) == []
     for row in rows:
         assert "test_execution(_egcfg_solution)" in adapter.hidden_tests(row)[0].code
         assert adapter.problem(row, style="base").prompt == row["prompt"]
