@@ -5,8 +5,9 @@ The YAMLs in `egcfg_plugin/harness/tasks/` call these through the folder's small
 * `load_docs(benchmark=...)` (custom_dataset): rows from `task_adapters` (local files first, see
   `task_adapters.data`), one light doc per row. A doc holds the prompt text and the task id, never
   the hidden tests; the adapter's row is looked up again at scoring time.
-* `process_results(doc, results)`: pass@1 on the hidden tests (the adapter's scorer, our
-  sandbox) and visible_pass@1 on the visible tests, for any model. With `--model egcfg` it adds
+* `process_results(doc, results)`: pass@1 on all scored tests (the adapter's scorer, our
+  sandbox), pass@1_never_seen on the never-seen tests only (task_adapters.base's taxonomy; the
+  mean over the tasks that have any) and visible_pass@1 on the visible tests, for any model. With `--model egcfg` it adds
   the EG-CFG summary the model recorded for that doc (`record_summary`); `--log_samples` writes
   it with the sample, and the table shows its aggregate (`guided_share`).
 
@@ -134,7 +135,9 @@ def process_results(doc: dict, results: list[str]) -> dict:
         raise EGCFGUsageError(f"{doc['benchmark']} task {doc['task_id']}: {_text(e)}") from None
     if hidden.total == 0:
         raise EGCFGUsageError(f"{doc['benchmark']} task {doc['task_id']}: the row has no hidden tests to score")
-    out = {"pass@1": float(hidden.all_passed), "visible_pass@1": float(visible)}
+    never_seen = hidden.never_seen_passed       # None: the task has no never-seen test (taxonomy)
+    out = {"pass@1": float(hidden.all_passed), "pass@1_never_seen": None if never_seen is None else float(never_seen),
+           "visible_pass@1": float(visible)}
     summary = _SUMMARIES.pop((doc["benchmark"], str(doc["task_id"])), None)
     if summary is not None:
         out["egcfg"] = summary
@@ -150,6 +153,13 @@ def visible_score(adapter, row: dict, program: str) -> bool:
         return False
     results = run_many([(program, t) for t in tests], timeout_s=VISIBLE_TIMEOUT_S, trace=False)
     return all(r.passed for r in results)
+
+
+def mean_defined(items: list) -> float:
+    """Aggregate of `pass@1_never_seen`: the mean over the tasks that have never-seen tests (the
+    others give None); NaN when none has any, so a table never shows a figure that was not measured."""
+    values = [float(v) for v in items if v is not None]
+    return sum(values) / len(values) if values else float("nan")
 
 
 def guided_share(items: list[dict]) -> float:

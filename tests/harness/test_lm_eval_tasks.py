@@ -32,7 +32,7 @@ def test_yaml_is_unsafe_scores_with_our_sandbox_and_names_an_adapter(task):
     assert cfg["task"] == task and cfg["unsafe_code"] is True
     assert cfg["process_results"] is lm_eval_tasks.process_results
     assert cfg["custom_dataset"] is lm_eval_tasks.load_docs
-    assert {m["metric"] for m in cfg["metric_list"]} == {"pass@1", "visible_pass@1", "egcfg"}
+    assert {m["metric"] for m in cfg["metric_list"]} == {"pass@1", "pass@1_never_seen", "visible_pass@1", "egcfg"}
     assert registry.get_adapter(cfg["dataset_kwargs"]["benchmark"]) is not None
 
 
@@ -51,12 +51,17 @@ def test_mbpp_docs_hold_the_prompt_and_never_the_hidden_tests():
     assert docs[0]["gen_prefix"] == "```python\n" and docs[0]["code_prefix"] == ""
 
 
-def test_humaneval_docs_start_the_answer_with_the_prompt_code():
+def test_humaneval_docs_follow_evalplus_instruct_flow():
+    """The standard wording (task_adapters.prompts): the prompt code is quoted in the user turn and
+    the answer, prefilled with EvalPlus's response sentence and a fence, is written from scratch."""
+    from task_adapters.prompts import evalplus_response_prefix
+
     docs = lm_eval_tasks.load_docs("egcfg_humaneval")["test"]
     rows = registry.get_adapter("egcfg_humaneval").load()
     assert len(docs) == 164
     for doc, row in zip(docs, rows):
-        assert doc["gen_prefix"].endswith(row["prompt"]) and doc["code_prefix"] == row["prompt"]
+        assert row["prompt"].strip() in doc["user_text"]
+        assert doc["gen_prefix"] == evalplus_response_prefix() and doc["code_prefix"] == ""
         assert "def check(" not in doc["user_text"] + doc["gen_prefix"]
 
 
@@ -69,14 +74,17 @@ def _doc(name: str, index: int = 0) -> tuple[dict, dict]:
 def test_process_results_scores_hidden_and_visible_tests():
     doc, row = _doc("egcfg_mbpp")
     good = lm_eval_tasks.process_results(doc, [row["code"] + "\n```\nextra text"])
-    assert good == {"pass@1": 1.0, "visible_pass@1": 1.0}
+    assert good == {"pass@1": 1.0, "pass@1_never_seen": 1.0, "visible_pass@1": 1.0}   # task 11: challenge asserts
     bad = lm_eval_tasks.process_results(doc, ["def nothing():\n    return None\n"])
-    assert bad == {"pass@1": 0.0, "visible_pass@1": 0.0}
+    assert bad == {"pass@1": 0.0, "pass@1_never_seen": 0.0, "visible_pass@1": 0.0}
 
 
 def test_process_results_humaneval_canonical_solution_passes():
     doc, row = _doc("egcfg_humaneval", 2)
-    assert lm_eval_tasks.process_results(doc, [row["canonical_solution"]]) == {"pass@1": 1.0, "visible_pass@1": 1.0}
+    # the standard (EvalPlus) prompt has the answer written from scratch: the whole function
+    out = lm_eval_tasks.process_results(doc, [doc["code_prefix"] or row["prompt"] + row["canonical_solution"]])
+    # check() of HumanEval/2 calls truncate_number(3.5), the docstring's example: no never-seen test
+    assert out == {"pass@1": 1.0, "pass@1_never_seen": None, "visible_pass@1": 1.0}
 
 
 def test_summary_recorded_by_the_model_is_logged_once():
