@@ -271,6 +271,13 @@ def _summary(spec, samples_path, raw_path, override, tasks, raw) -> None:
     out.write("score with EvalPlus's own scorer:\n")
     out.write(f"  {spec.env}={shlex.quote(str(override))} {shlex.join(cmd)}\n")
     out.write(f"or: egcfg evalplus evaluate --dataset {spec.name} --samples {shlex.quote(str(samples_path))}\n")
+    out.write(TAXONOMY_NOTE.format(dataset=spec.name))
+
+
+# The test taxonomy (task_adapters.base) as it applies to EvalPlus's two figures.
+TAXONOMY_NOTE = ("test taxonomy: EvalPlus's base and base+plus figures are both on all scored tests; the base "
+                 "inputs include the examples the prompt shows (seen). For pass@1 on never-seen tests only: "
+                 "egcfg compare --task {dataset}_plus\n")
 
 
 # -- evaluate ------------------------------------------------------------------------------------
