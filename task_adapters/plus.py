@@ -22,6 +22,7 @@ from sandbox.types import Status, TestCase
 from task_adapters import data, plus_harness, prompts
 from task_adapters.common import Adapter, assert_as_call, function_problem, run_pairs
 from task_adapters.humaneval import HumanEvalAdapter
+from task_adapters.inputs import input_key, literal_call_args
 from task_adapters.mbpp import mbpp_int_id
 
 log = logging.getLogger(__name__)
@@ -285,33 +286,3 @@ def _module_imports(code: str) -> str:
     return "\n".join(f"import {m}" for m in sorted(names & sys.stdlib_module_names))
 
 
-
-def literal_call_args(code: str, entry_point: str) -> list | None:
-    """The positional arguments of the first call to `entry_point` in `code`, as Python values;
-    None when there is no such call or an argument is not a literal (or keywords are passed)."""
-    import ast
-
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-             and n.func.id == entry_point]
-    if not calls or calls[0].keywords:
-        return None
-    try:
-        return [ast.literal_eval(a) for a in calls[0].args]
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-
-
-def input_key(args) -> str:
-    """A comparable form of one input (its argument list): tuples read as lists, as EvalPlus's
-    MBPP deserializer turns some lists into tuples."""
-    def plain(x):
-        if isinstance(x, (list, tuple)):
-            return [plain(v) for v in x]
-        if isinstance(x, dict):
-            return {repr(plain(k)): plain(v) for k, v in x.items()}
-        return x
-    return repr(plain(list(args)))
