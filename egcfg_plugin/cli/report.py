@@ -99,7 +99,7 @@ def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, task
     if ctrl and tasks:
         recs = [ctrl[t] for t in tasks]
         budget = meta.get("control_budget_tokens")
-        out.write(f"- Control: {meta.get('control')}; samples per task {statistics.fmean(r['agents_run'] for r in recs):.2f} "
+        out.write(f"- Control: {meta.get('control')}; programs drawn per task (greedy included when it goes first) {statistics.fmean(r['agents_run'] for r in recs):.2f} "
                   f"on average" + (f", token budget {budget} per task (the EG-CFG arm's mean)" if budget else "")
                   + "; same visible tests and selection rule as the agents.\n")
     eg = by_method.get("egcfg", {})
