@@ -25,9 +25,9 @@ import ast
 import importlib.util
 import re
 
-from task_adapters.base import STDIO, Problem
+from task_adapters.base import SEEN, STDIO, Problem, Taxonomy
 from sandbox.types import TestCase
-from task_adapters import data
+from task_adapters import data, prompts
 from task_adapters.common import RESPONSE_PREFIX, Adapter, check_style
 
 LIBRARY_MODULES = {"Pandas": "pandas", "Numpy": "numpy", "Matplotlib": "matplotlib", "Sklearn": "sklearn",
@@ -151,6 +151,13 @@ class DS1000Adapter(Adapter):
             calls += "test_string(_egcfg_solution)\n"
         return [TestCase.call(row["code_context"] + "\n" + calls, setup=HEADLESS, name="test_execution")]
 
+    taxonomy = Taxonomy(seen="test_execution: every test case in one run; the first case is the prompt's "
+                             "own example data in most rows, so the whole test counts as seen",
+                        never_seen="")
+
+    def test_kinds(self, row) -> list[str]:
+        return [SEEN]
+
     def memory_mb(self, row) -> int:
         return 0 if self.library(row) in ("Pytorch", "Tensorflow") else 4096
 
@@ -164,8 +171,9 @@ class DS1000Adapter(Adapter):
             m["unscorable"] = why
         return m
 
-    def problem(self, row, style: str = "chat") -> Problem:
-        check_style(style)
+    def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
+        check_style(style)   # one wording: no chat prompt of record (task_adapters.prompts)
+        prompts.check_wording(wording)
         self.check_row(row)
         prompt_text = row["prompt"]
         if style == "chat":

@@ -19,10 +19,10 @@ from __future__ import annotations
 import functools
 import logging
 
-from task_adapters.base import Problem
+from task_adapters.base import NEVER_SEEN, SEEN, Problem, Taxonomy
 from sandbox.types import Status, TestCase
-from task_adapters import data
-from task_adapters.common import Adapter, function_problem, run_pairs
+from task_adapters import data, prompts
+from task_adapters.common import Adapter, call_key, call_keys, function_problem, run_pairs
 from task_adapters.examples import Example, extract_examples
 
 log = logging.getLogger(__name__)
@@ -141,19 +141,37 @@ class HumanEvalAdapter(Adapter):
         self.check_hidden(row)
         return [TestCase.call(row["test"] + f"\n\ncheck({row['entry_point']})\n", name="check")]
 
+    taxonomy = Taxonomy(seen="check(), when it calls the entry point exactly as a visible docstring example does",
+                        never_seen="check() (the dataset's test function, never shown) otherwise")
+
+    def test_kinds(self, row) -> list[str]:
+        """check() is one test: never-seen unless it makes one of the visible tests' calls."""
+        shown = {call_key(t.code) for t in self.visible_tests(row)} - {None}
+        test = row.get("test") or ""
+        return [SEEN if shown & call_keys(test, row["entry_point"]) else NEVER_SEEN]
+
     # -- prompt -------------------------------------------------------------------------------------
-    def problem(self, row, style: str = "chat") -> Problem:
+    def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
         self.check_row(row)
+        wording = prompts.check_wording(wording)
         prompt = row["prompt"]
+        rec = self.visible_record(row)
+        meta = {"prompt_wording": wording,
+                "visible_source": "docstring examples" if rec["examples"]
+                else ("docstring calls" if rec["calls"] else "none")}
+        if wording == prompts.STANDARD:   # EvalPlus's instruct flow: the answer is written from scratch
+            return function_problem(self, row, style, chat_text=prompts.evalplus_user(prompt), base_text=prompt,
+                                    entry_point=row["entry_point"], visible=self.visible_tests(row),
+                                    code_prefix=prompt, chat_code_prefix="", meta=meta,
+                                    response_prefix=prompts.evalplus_response_prefix())
         chat = ("Complete the following Python function. Keep its signature and docstring, and give "
                 "the whole function in one ```python code block.\n\n"
                 f"```python\n{prompt.rstrip()}\n```")
-        rec = self.visible_record(row)
         return function_problem(self, row, style, chat_text=chat, base_text=prompt,
                                 entry_point=row["entry_point"], visible=self.visible_tests(row),
-                                code_prefix=prompt,
-                                meta={"visible_source": "docstring examples" if rec["examples"]
-                                      else ("docstring calls" if rec["calls"] else "none")})
+                                code_prefix=prompt, meta=meta)
+
+
 
 @functools.lru_cache(maxsize=1024)
 def _extracted(prompt: str, entry_point: str) -> tuple[Example, ...]:

@@ -141,13 +141,13 @@ def sample_program(model, tokenizer, problem, cfg: SampleConfig, *, backend=None
     the visible tests. Returns a decoding.Result."""
     import torch
 
-    from egcfg_plugin.core.backend_hf import HFBackend, sample_continuations
+    from egcfg_plugin.core.backend import make_backend
     from egcfg_plugin.core.decoding import Result
     from egcfg_plugin.core.lines import TokenTable, code_end
     from egcfg_plugin.core.prompts import split_prompt
 
     t0 = time.perf_counter()
-    backend = backend or HFBackend(model, tokenizer)
+    backend = backend or make_backend(model, tokenizer)   # the backend the model names (hf, llamacpp)
     tok = backend.tokenizer
     split = split_prompt(problem, tok)
     ids = tok(split.text, add_special_tokens=not split.chat).input_ids
@@ -161,11 +161,11 @@ def sample_program(model, tokenizer, problem, cfg: SampleConfig, *, backend=None
             return False
         return code_end(prefix + tok.decode(row, skip_special_tokens=False), entry) is not None
 
-    gen = torch.Generator(device=backend.device)
+    gen = torch.Generator(device=getattr(backend, "device", "cpu"))
     gen.manual_seed(cfg.seed * 1_000_003 + 17)
     stream = backend.stream(ids, role="sample")
-    row = sample_continuations(stream, 1, temperature=cfg.t, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens,
-                               done=done, generator=gen)[0]
+    row = backend.sample(stream, 1, temperature=cfg.t, top_p=cfg.top_p, max_tokens=cfg.max_new_tokens,
+                         done=done, generator=gen)[0]
     ended = bool(row) and row[-1] in table.stop_ids
     body = [t for t in row if t not in table.stop_ids]
     text = tok.decode(body, skip_special_tokens=False)
