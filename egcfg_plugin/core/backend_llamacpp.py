@@ -147,7 +147,9 @@ class LlamaCppBackend:
         return self.free.pop()
 
     def _release(self, seq: int) -> None:
-        if self.epoch == self.model.epoch:    # the context was not handed to a newer backend
+        # Only while the context lives and was not handed to a newer backend: a stream collected
+        # after its model (in one garbage-collected cycle) must not touch freed llama.cpp memory.
+        if self.epoch == self.model.epoch and getattr(self.model.context, "ctx", None) is not None:
             self.lib.llama_memory_seq_rm(self.mem, seq, -1, -1)
             self.free.append(seq)
 
