@@ -12,7 +12,7 @@ import re
 import time
 from pathlib import Path
 
-from egcfg_plugin.cli.compare import _now, device_info, grid_name
+from egcfg_plugin.cli.run_info import device_info, grid_name, now
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def run_compare(args, prep: dict, command: str) -> None:
 
     meta = dict(prep["identity"], egcfg_name=grid_name(args.egcfg),
                 model_id=model_id, device=device_info(device, args.workers, world), workers=args.workers,
-                limit=args.limit, command=command, started=_now(), world_size=world,
+                limit=args.limit, command=command, started=now(), world_size=world,
                 chosen_on=getattr(args, "chosen_on", None) or "unknown",
                 taxonomy={"seen": adapter.taxonomy.seen, "never_seen": adapter.taxonomy.never_seen},
                 cache=None if args.no_cache else str(cache.path))
@@ -70,7 +70,7 @@ def run_compare(args, prep: dict, command: str) -> None:
         old = out / "run.json"
         if old.exists():
             meta["started"] = json.loads(old.read_text()).get("started", meta["started"])
-        meta["updated"] = _now()
+        meta["updated"] = now()
         (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
 
     methods = (("baseline", [prep["base"]]), ("egcfg", prep["grid"]))
