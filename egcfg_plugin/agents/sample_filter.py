@@ -26,7 +26,6 @@ from egcfg_plugin.core.config import EGCFGConfig
 log = logging.getLogger(__name__)
 
 MAX_AUTO_SAMPLES = 64
-VISIBLE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +144,7 @@ def sample_program(model, tokenizer, problem, cfg: SampleConfig, *, backend=None
     from egcfg_plugin.core.decoding import Result
     from egcfg_plugin.core.lines import TokenTable, code_end
     from egcfg_plugin.core.prompts import split_prompt
+    from egcfg_plugin.core.visible import visible_score
 
     t0 = time.perf_counter()
     backend = backend or make_backend(model, tokenizer)   # the backend the model names (hf, llamacpp)
@@ -175,21 +175,9 @@ def sample_program(model, tokenizer, problem, cfg: SampleConfig, *, backend=None
     stop = "eos" if ended else ("end_of_code" if end is not None else "max_new_tokens")
     code = prefix + text
     t1 = time.perf_counter()
-    passed, total = visible_score(problem, code)
+    passed, total = visible_score(problem.visible_tests, code)
     counters = {"generated_tokens": len(body), "candidate_tokens": 0, "wall_s": time.perf_counter() - t0,
                 "sandbox_s": time.perf_counter() - t1}
     return Result(task_id=problem.task_id, code=code, text=text, config=cfg.compact, seed=cfg.seed,
                   stop_reason=stop, counters=counters, tokens=list(body), visible_passed=passed,
                   visible_total=total)
-
-
-def visible_score(problem, code: str) -> tuple[int, int]:
-    """(passed, total) of `code` on the problem's visible tests that state an expected value,
-    as the decoding loop counts them for the selection rule."""
-    tests = [t for t in problem.visible_tests if t.has_expectation]
-    if not tests:
-        return 0, 0
-    from sandbox import run_many
-
-    results = run_many([(code, t) for t in tests], timeout_s=VISIBLE_TIMEOUT_S, trace=False)
-    return sum(r.passed for r in results), len(tests)

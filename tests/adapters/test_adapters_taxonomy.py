@@ -1,7 +1,7 @@
 """The test taxonomy on real rows (issue 12): every adapter declares, per task, which scored tests
 are seen and which are never seen, and a never-seen test is never in the prompt (either wording,
 either style) nor among the visible tests handed to the decoding loop, which are all that its
-signal and the selection rule (agents.selection, agents.sample_filter.visible_score) ever run."""
+signal and the selection rule (agents.selection, core.visible.visible_score) ever run."""
 from __future__ import annotations
 
 import pytest

@@ -91,9 +91,10 @@ def test_bad_settings_are_refused(kw, message):
 
 
 def test_the_selection_input_is_the_visible_tests_only(monkeypatch):
-    """visible_score (what the control's selection reads) runs exactly the problem's visible tests
-    that state a value, nothing else."""
+    """visible_score (what the control's selection reads, core.visible, the same check every face
+    uses) runs exactly the problem's visible tests that state a value, nothing else."""
     import sandbox
+    from egcfg_plugin.core.visible import visible_score
 
     ran = []
 
@@ -107,7 +108,7 @@ def test_the_selection_input_is_the_visible_tests_only(monkeypatch):
     monkeypatch.setattr(sandbox, "run_many", run_many)
     problem = Problem(task_id="t", prompt="p", entry_point="f",
                       visible_tests=PROBLEM.visible_tests + (TestCase.call("f(3)"),))
-    assert sf.visible_score(problem, "def f(x): return x + 1") == (2, 2)
+    assert visible_score(problem.visible_tests, "def f(x): return x + 1") == (2, 2)
     assert ran == list(PROBLEM.visible_tests)
 
 
