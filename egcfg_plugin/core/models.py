@@ -51,10 +51,7 @@ DEFAULT_MODELS = {
 DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("EGCFG_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "egcfg")
-    return Path(root)
+from task_adapters.data import cache_dir  # noqa: E402  (one owner of egcfg's cache folder)
 
 
 def resolve_model_path(name_or_path: str) -> str:
