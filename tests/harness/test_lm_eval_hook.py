@@ -79,7 +79,7 @@ def test_task_manager_indexes_our_tasks_once():
     assert r.returncode == 0, r.stderr
     first, second = r.stdout.splitlines()[-2:]
     assert first == str(sorted(["egcfg_mbpp", "egcfg_mbpp_plus", "egcfg_humaneval", "egcfg_humaneval_plus",
-                                "egcfg_humaneval_et", "egcfg_mbpp_et"]))
+                                "egcfg_humaneval_et", "egcfg_mbpp_et", "egcfg_codecontests", "egcfg_ds1000"]))
     assert second == "True True True"
 
 

@@ -45,7 +45,7 @@ def test_wheel_has_the_pth_and_the_task_yamls(project):
     names = wheel.namelist()
     assert "egcfg_lm_eval.pth" in names
     assert wheel.read("egcfg_lm_eval.pth") == (ROOT / "egcfg_lm_eval.pth").read_bytes()
-    for task in ("egcfg_mbpp", "egcfg_humaneval_plus", "egcfg_mbpp_et"):
+    for task in ("egcfg_mbpp", "egcfg_humaneval_plus", "egcfg_mbpp_et", "egcfg_codecontests", "egcfg_ds1000"):
         assert f"egcfg_plugin/harness/tasks/{task}.yaml" in names
     assert "egcfg_plugin/harness/tasks/_template_yaml" in names and "egcfg_plugin/harness/tasks/utils.py" in names
     # the shipped grids, for `--egcfg quick` after a non-editable install (agents.SHIPPED_DIRS)
@@ -53,6 +53,9 @@ def test_wheel_has_the_pth_and_the_task_yamls(project):
         assert wheel.read(f"egcfg_plugin/configs/{grid}.yaml") == (ROOT / "configs" / f"{grid}.yaml").read_bytes()
     record = next(n for n in names if n.endswith(".dist-info/RECORD"))
     assert "egcfg_lm_eval.pth," in wheel.read(record).decode()
+    # the lm_eval.models entry point, for lm-eval releases that scan it (test_lm_eval_entry_point.py)
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "[lm_eval.models]\negcfg = egcfg_plugin.harness.lm_eval_model:EGCFGLM" in wheel.read(entry_points).decode()
 
 
 def test_editable_wheel_has_the_pth(project):
