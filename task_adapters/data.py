@@ -98,10 +98,14 @@ SPECS: dict[str, DataSpec] = {s.key: s for s in (
 
 
 def data_roots() -> list[Path]:
-    """The folders searched for data files, in order (existing ones only, no duplicates)."""
+    """The folders searched for data files, in order (existing ones only, no duplicates). An
+    EGCFG_DATA_DIR that is not a folder is an error (DataNotFound), in every face."""
     candidates = []
     env = os.environ.get("EGCFG_DATA_DIR")
     if env:
+        if not Path(env).expanduser().is_dir():
+            raise DataNotFound(f"EGCFG_DATA_DIR={env} is not a folder; point it at the folder holding the "
+                               f"benchmark files (mbpp/, humaneval_plus/, ...) or unset it")
         candidates.append(Path(env).expanduser())
     candidates.append(PROJECT_ROOT.parent / "shared" / "data")
     candidates.append(Path.cwd().parent / "shared" / "data")
@@ -115,8 +119,6 @@ def data_roots() -> list[Path]:
         if r.is_dir() and r not in seen:
             seen.add(r)
             roots.append(r)
-    if env and not Path(env).expanduser().is_dir():
-        log.warning("EGCFG_DATA_DIR=%s is not a folder; ignoring it", env)
     return roots
 
 

@@ -52,7 +52,7 @@ def default_cache_dir() -> Path:
     own = os.environ.get("EGCFG_GENERATION_CACHE")
     if own:
         return Path(own)
-    from egcfg_plugin.core.models import cache_dir
+    from task_adapters.data import cache_dir
 
     return cache_dir() / "generations"
 

@@ -45,7 +45,7 @@ HIDDEN_FIELDS = ("base_input", "plus_input", "canonical_solution", "test", "asse
 class DatasetSpec:
     name: str            # EvalPlus's --dataset value
     env: str             # EvalPlus's override variable
-    relpath: str         # the file under EGCFG_DATA_DIR
+    relpath: str         # the file under a data root (the name the error message suggests)
     release: str         # EvalPlus's release file stem, e.g. HumanEvalPlus-v0.1.10
     adapter: str         # our task_adapters registry name
     id_prefix: str       # every task id starts with this
@@ -78,25 +78,25 @@ def dataset_of_task(task_id: str) -> str | None:
     return None
 
 
-def data_dir() -> Path:
-    """EGCFG_DATA_DIR, else ../shared/data next to the project root."""
-    env = os.environ.get("EGCFG_DATA_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[3] / "shared" / "data"
-
-
 def dataset_file(name: str) -> Path:
-    """The dataset file to read: EvalPlus's override variable when set, else the copy under
-    EGCFG_DATA_DIR. Errors say how to fix a missing file."""
+    """The dataset file to read: EvalPlus's override variable when set, else the first copy under
+    the data roots the task adapters search (task_adapters.data: EGCFG_DATA_DIR, ../shared/data).
+    Errors say how to fix a missing file."""
+    from task_adapters import data
+
     spec = dataset_spec(name)
     override = os.environ.get(spec.env)
-    path = Path(override) if override else data_dir() / spec.relpath
-    if not path.is_file():
-        where = f"{spec.env}={override}" if override else f"EGCFG_DATA_DIR ({data_dir()})"
-        raise FileNotFoundError(f"{spec.release} not found at {path} (from {where}); set EGCFG_DATA_DIR to "
-                                f"the folder holding {spec.relpath}, or {spec.env} to the .jsonl/.jsonl.gz file")
-    return path
+    if override:
+        if not Path(override).is_file():
+            raise FileNotFoundError(f"{spec.release} not found at {override} (from {spec.env}); point {spec.env} "
+                                    f"at the .jsonl/.jsonl.gz file or unset it")
+        return Path(override)
+    found = data.find_file(spec.adapter)
+    if found is None:
+        roots = ", ".join(str(r) for r in data.data_roots()) or "none exist"
+        raise FileNotFoundError(f"{spec.release} not found under the data roots ({roots}); set EGCFG_DATA_DIR "
+                                f"to the folder holding {spec.relpath}, or {spec.env} to the .jsonl/.jsonl.gz file")
+    return found
 
 
 def read_task_lines(path: str | os.PathLike) -> list[tuple[dict, str]]:

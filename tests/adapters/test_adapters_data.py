@@ -47,6 +47,14 @@ def test_egcfg_data_dir_comes_first(monkeypatch, tmp_path, offline):
     assert data.load_rows("mbpp") == [MBPP_ROW]
 
 
+def test_an_egcfg_data_dir_that_is_not_a_folder_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("EGCFG_DATA_DIR", str(tmp_path / "missing"))
+    with pytest.raises(data.DataNotFound, match="EGCFG_DATA_DIR=.*missing is not a folder"):
+        data.data_roots()
+    with pytest.raises(data.DataNotFound, match="not a folder"):
+        data.load_rows("mbpp")
+
+
 def test_default_root_is_shared_data_next_to_the_project(monkeypatch, tmp_path):
     monkeypatch.delenv("EGCFG_DATA_DIR", raising=False)
     (tmp_path / "project").mkdir()

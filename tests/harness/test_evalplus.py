@@ -84,9 +84,26 @@ def test_override_variable_wins_and_a_missing_file_says_how_to_fix(monkeypatch, 
     with pytest.raises(FileNotFoundError, match="MBPP_OVERRIDE_PATH"):
         ed.dataset_file("mbpp")
     monkeypatch.delenv("MBPP_OVERRIDE_PATH")
-    monkeypatch.setenv("EGCFG_DATA_DIR", str(tmp_path))
+    from task_adapters import data
+
+    monkeypatch.setattr(data, "data_roots", lambda: [tmp_path])
     with pytest.raises(FileNotFoundError, match="EGCFG_DATA_DIR"):
         ed.dataset_file("mbpp")
+
+
+def test_the_dataset_is_searched_in_every_data_root_the_adapters_search(monkeypatch, tmp_path):
+    """EvalPlus finds what `egcfg compare` finds: a file in the second root, under any of the
+    adapters' file names (here the uncompressed one)."""
+    from task_adapters import data
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    (second / "mbpp_plus").mkdir(parents=True)
+    first.mkdir()
+    (second / "mbpp_plus" / "MbppPlus-v0.2.0.jsonl").write_text('{"task_id": "Mbpp/2"}\n')
+    monkeypatch.delenv("MBPP_OVERRIDE_PATH", raising=False)
+    monkeypatch.setattr(data, "data_roots", lambda: [first, second])
+    assert ed.dataset_file("mbpp") == second / "mbpp_plus" / "MbppPlus-v0.2.0.jsonl"
+    assert ed.dataset_file("mbpp") == data.find_file("mbpp_plus")
 
 
 def test_prefixes_are_evalplus_own():
