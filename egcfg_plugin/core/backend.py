@@ -26,13 +26,18 @@ from typing import Callable, Protocol
 BACKENDS = {
     "hf": "egcfg_plugin.core.backend_hf:HFBackend",
     "llamacpp": "egcfg_plugin.core.backend_llamacpp:LlamaCppBackend",
+    "endpoint": "egcfg_plugin.core.backend_endpoint:EndpointBackend",
 }
 LOADERS = {
     "hf": "egcfg_plugin.core.models:load_hf",
     "llamacpp": "egcfg_plugin.core.backend_llamacpp:load_llamacpp",
+    "endpoint": "egcfg_plugin.core.backend_endpoint:load_endpoint",
 }
+# backend=endpoint's keys (egcfg_plugin.core.backend_endpoint.SETTINGS checks their values)
+ENDPOINT_KEYS = ("base_url", "model_name", "tokenizer", "api_key_env", "logprobs", "margin", "mode",
+                 "lookahead", "timeout", "retries", "backoff", "concurrency", "prompt")
 # model-args keys that belong to the backend, not to the model name
-SPEC_KEYS = ("backend", "threads", "n_ctx", "dtype", "device")
+SPEC_KEYS = ("backend", "threads", "n_ctx", "dtype", "device") + ENDPOINT_KEYS
 
 
 class BackendError(ValueError):
@@ -104,9 +109,12 @@ class ModelSpec:
                    _positive("n_ctx", n_ctx, "8192"), {k: v for k, v in options.items() if v is not None})
 
     def resolved_backend(self) -> str:
-        """The backend this spec runs on: the named one; llamacpp for a .gguf file; hf otherwise."""
+        """The backend this spec runs on: the named one; endpoint for the name "endpoint" or a
+        base_url; llamacpp for a .gguf file; hf otherwise."""
         if self.backend:
             return self.backend
+        if self.name == "endpoint" or "base_url" in self.options:
+            return "endpoint"
         return "llamacpp" if str(self.name).endswith(".gguf") else "hf"
 
     def __str__(self) -> str:

@@ -47,7 +47,7 @@ def test_factory_builds_the_backend_the_model_names_and_imports_lazily():
 
     with pytest.raises(BackendError, match="backend='nope' is unknown"):
         backend.make_backend(Named(), None)
-    assert set(backend.BACKENDS) == set(backend.LOADERS) == {"hf", "llamacpp"}
+    assert set(backend.BACKENDS) == set(backend.LOADERS) == {"hf", "llamacpp", "endpoint"}
     for spec in list(backend.BACKENDS.values()) + list(backend.LOADERS.values()):
         module, _, name = spec.partition(":")
         assert module.startswith("egcfg_plugin.core.") and name
