@@ -4,6 +4,7 @@ assert statements, on plain data in the child; the reprs run in the child."""
 from __future__ import annotations
 
 import math
+import re
 
 REPR_LIMIT = 1000
 
@@ -52,25 +53,73 @@ def _is_number(x) -> bool:
 
 def stdout_matches(actual: str, expected: str, atol: float = 0.0) -> bool:
     """Compare whitespace-separated tokens; with `atol` > 0 numeric tokens may differ by atol.
+    Trailing spaces and Windows newlines do not matter.
 
     >>> stdout_matches("3 0.3000001\\n", "3\\n0.3", atol=1e-6)
     True
     """
     got, want = actual.split(), expected.split()
-    if len(got) != len(want):
+    return len(got) == len(want) and all(_token_matches(g, w, atol) for g, w in zip(got, want))
+
+
+def _token_matches(got: str, want: str, atol: float) -> bool:
+    if got == want:
+        return True
+    if atol <= 0:
         return False
-    for g, w in zip(got, want):
-        if g == w:
+    try:
+        gf, wf = float(got), float(want)
+    except ValueError:
+        return False
+    return abs(gf - wf) <= atol or (math.isnan(gf) and math.isnan(wf))
+
+
+def _tokens(text: str) -> list[tuple[str, int]]:
+    """(token, 1-based line) for each whitespace-separated token."""
+    out, line = [], 1
+    for piece in re.split(r"(\s+)", text):
+        if not piece:
             continue
-        if atol <= 0:
-            return False
-        try:
-            gf, wf = float(g), float(w)
-        except ValueError:
-            return False
-        if not (abs(gf - wf) <= atol or (math.isnan(gf) and math.isnan(wf))):
-            return False
-    return True
+        if piece.isspace():
+            line += piece.count("\n")
+        else:
+            out.append((piece, line))
+    return out
+
+
+def first_difference(actual: str, expected: str, atol: float = 0.0) -> str | None:
+    """Where `actual` stdout first departs from `expected`, token by token (as `stdout_matches`
+    compares), in words; None when they match.
+
+    >>> first_difference("1 2\\n4\\n", "1 2\\n3\\n")
+    "token 3 (line 2 of the expected output): got '4', expected '3'"
+    """
+    got, want = _tokens(actual), _tokens(expected)
+    for i, ((g, _), (w, line)) in enumerate(zip(got, want)):
+        if not _token_matches(g, w, atol):
+            return f"token {i + 1} (line {line} of the expected output): got {_short(g)}, expected {_short(w)}"
+    if len(got) < len(want):
+        w, line = want[len(got)]
+        if not got:
+            return f"no output; expected {len(want)} token(s), starting with {_short(w)}"
+        return (f"the output stops after {len(got)} of {len(want)} expected tokens; next expected "
+                f"{_short(w)} (line {line})")
+    if len(got) > len(want):
+        return f"{len(got) - len(want)} token(s) more than the {len(want)} expected, from {_short(got[len(want)][0])}"
+    return None
+
+
+def expected_prefix_matched(actual: str, expected: str, atol: float = 0.0) -> int | None:
+    """How many expected tokens `actual` (an unfinished program's output so far) already gives,
+    when it is a prefix of `expected`; None when it already departs from it."""
+    got, want = actual.split(), expected.split()
+    if len(got) > len(want) or not all(_token_matches(g, w, atol) for g, w in zip(got, want)):
+        return None
+    return len(got)
+
+
+def _short(token: str, limit: int = 40) -> str:
+    return repr(token if len(token) <= limit else token[:limit] + "...")
 
 
 def bounded_repr(value, limit: int = REPR_LIMIT) -> str:

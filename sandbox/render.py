@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from sandbox.checks import expected_prefix_matched, first_difference
 from sandbox.trace_recorder import CAP_NOTE_PREFIX
 from sandbox.types import ExecResult, Status, TestCase, Trace, TraceEvent
 
@@ -76,14 +77,15 @@ def _outcome(result: ExecResult, test: TestCase, unfinished: bool = False) -> st
         return "passed" + (f", value {result.value}" if result.value is not None else "")
     if status is Status.FAILED and unfinished:
         if test.kind == "stdio":
-            return "unfinished: the code stops here; its output so far is not the expected one yet"
+            return "unfinished: the code stops here; " + _output_so_far(result, test)
         if test.expected is None:
             return "unfinished: the code stops here, so the check does not hold yet"
         return (f"unfinished: the code stops here and returned {_one_line(result.value or 'None', 60)}; "
                 f"expected {_one_line(test.expected, 120)}")
     if status is Status.FAILED:
         if test.kind == "stdio":
-            return "failed: the output differs from the expected stdout"
+            where = first_difference(result.stdout or "", test.expected_stdout or "", test.atol)
+            return "failed: the output differs from the expected stdout" + (f": {where}" if where else "")
         if result.value is not None and test.expected is not None:
             return f"failed: got {result.value}, expected {_one_line(test.expected, 120)}"
         return "failed" + (f": {_one_line(result.error, 160)}" if result.error else "")
@@ -94,6 +96,16 @@ def _outcome(result: ExecResult, test: TestCase, unfinished: bool = False) -> st
     if result.error:
         text += f": {_one_line(result.error, 160)}"
     return text
+
+
+def _output_so_far(result: ExecResult, test: TestCase) -> str:
+    """How an unfinished program's output so far stands against the expected stdout."""
+    expected = test.expected_stdout or ""
+    matched = expected_prefix_matched(result.stdout or "", expected, test.atol)
+    total = len(expected.split())
+    if matched is None:
+        return f"its output so far already differs: {first_difference(result.stdout or '', expected, test.atol)}"
+    return f"its output so far matches the first {matched} of {total} expected tokens"
 
 
 def _event_lines(trace: Trace) -> list[str]:

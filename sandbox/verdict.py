@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import signal
 
-from sandbox.checks import bounded_repr, stdout_matches, values_equal
+from sandbox.checks import bounded_repr, first_difference, stdout_matches, values_equal
 from sandbox.plain import clean_text, from_plain
 from sandbox.protocol import LENGTH
 from sandbox.types import ExecResult, Status, TestCase, Trace, TraceEvent
@@ -76,7 +76,8 @@ def _judge_stdio(test: TestCase, report: dict, result: ExecResult) -> ExecResult
         return _error(result, "the child claimed a pass without finishing")
     if stdout_matches(result.stdout, test.expected_stdout, test.atol):
         return result
-    result.status, result.error = Status.FAILED, "stdout differs from the expected output"
+    where = first_difference(result.stdout, test.expected_stdout, test.atol)
+    result.status, result.error = Status.FAILED, f"stdout differs from the expected output: {where}"
     return result
 
 

@@ -8,7 +8,8 @@ by token with a 1e-4 numeric tolerance.
 Four problems of the test split accept any valid answer (a special judge) or are interactive, so
 output comparison cannot score them; their Problem carries ``meta["unscorable"]`` with the reason.
 The time limit per test is the problem's limit times `TIME_FACTOR` (Python is slower than the
-C++ the limits were set for), within [MIN_TIMEOUT_S, MAX_TIMEOUT_S].
+C++ the limits were set for), within [MIN_TIMEOUT_S, MAX_TIMEOUT_S]; a row without a limit (or
+with a zero one) gets DEFAULT_LIMIT_S, and `meta["time_limit_s"]` says what was used.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ ATOL = 1e-4
 TIME_FACTOR = 3.0
 MIN_TIMEOUT_S = 2.0
 MAX_TIMEOUT_S = 20.0
+DEFAULT_LIMIT_S = 2.0      # when a row gives no limit: the most common Codeforces limit
 UNSCORABLE = {
     (1579, "D"): "special judge: any valid answer is accepted",
     (1586, "A"): "special judge: any valid answer is accepted",
@@ -49,6 +51,7 @@ class CodeContestsAdapter(Adapter):
         return doc.get("name", doc.get("task_id"))
 
     def check_hidden(self, row) -> None:
+        self.problem_time_limit_s(row)      # a malformed limit is named at load time
         if not self.hidden_pairs(row):
             raise data.MalformedRow(f"{self.family} task {self.task_id(row)}: row without tests "
                                     f"(no private_and_generated_tests, private_tests or generated_tests)")
@@ -72,10 +75,27 @@ class CodeContestsAdapter(Adapter):
                 return why
         return None
 
+    def problem_time_limit_s(self, row) -> float | None:
+        """The statement's time limit in seconds; None when the row gives none (missing, null or
+        zero: upstream rows carry {"seconds": 0, "nanos": 0} for "not recorded"). A negative or
+        non-numeric limit is a MalformedRow naming the value."""
+        tl = row.get("time_limit")
+        if tl is None:
+            return None
+        try:
+            seconds = float(tl.get("seconds") or 0) + float(tl.get("nanos") or 0) / 1e9
+        except (AttributeError, TypeError, ValueError):
+            seconds = -1.0
+        if seconds < 0 or seconds != seconds:
+            raise data.MalformedRow(f"{self.family} task {self._id_for_errors(row)}: time_limit {tl!r} is not a "
+                                    f"time (expected {{'seconds': N, 'nanos': N}}, N >= 0)")
+        return seconds or None
+
     def time_limit_s(self, row) -> float:
-        tl = row.get("time_limit") or {}
-        seconds = (tl.get("seconds") or 0) + (tl.get("nanos") or 0) / 1e9 if isinstance(tl, dict) else 0
-        return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIME_FACTOR * (seconds or 2.0)))
+        """Seconds per test for Python: the statement's limit (DEFAULT_LIMIT_S when it gives none)
+        times TIME_FACTOR, within [MIN_TIMEOUT_S, MAX_TIMEOUT_S]."""
+        seconds = self.problem_time_limit_s(row) or DEFAULT_LIMIT_S
+        return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIME_FACTOR * seconds))
 
     def test_timeout(self, row, test) -> float:
         return self.time_limit_s(row)

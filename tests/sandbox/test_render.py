@@ -164,7 +164,8 @@ def test_result_of_a_stdio_test_shows_expected_and_actual_output():
     lines = render_result(result, test).splitlines()
     assert lines[0] == "Test: stdin: '3\\n'"
     assert lines[1] == "Expected stdout: '6\\n'"
-    assert lines[-2] == "Outcome: failed: the output differs from the expected stdout"
+    assert lines[-2] == ("Outcome: failed: the output differs from the expected stdout: "
+                         "token 1 (line 1 of the expected output): got '5', expected '6'")
     assert lines[-1] == "Stdout: '5\\n'"
 
 

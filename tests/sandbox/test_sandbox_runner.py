@@ -108,7 +108,8 @@ def test_stdio_passes_fails_and_uses_tolerance():
     r = run(program, TestCase.stdio("1 3\n", "0.333333", atol=1e-5), **FAST)
     assert r.status is Status.PASSED and r.stdout.startswith("0.3333")
     r = run(program, TestCase.stdio("1 4\n", "0.26"), **FAST)
-    assert r.status is Status.FAILED and r.error == "stdout differs from the expected output"
+    assert r.status is Status.FAILED and r.error == ("stdout differs from the expected output: token 1 (line 1 of "
+                                                     "the expected output): got '0.25', expected '0.26'")
 
 
 def test_stdio_reads_stdin_every_usual_way():
