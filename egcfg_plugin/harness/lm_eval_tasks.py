@@ -7,7 +7,10 @@ The YAMLs in `egcfg_plugin/harness/tasks/` call these through the folder's small
   the hidden tests; the adapter's row is looked up again at scoring time.
 * `process_results(doc, results)`: pass@1 on all scored tests (the adapter's scorer, our
   sandbox), pass@1_never_seen on the never-seen tests only (task_adapters.base's taxonomy; the
-  mean over the tasks that have any) and visible_pass@1 on the visible tests, for any model. With `--model egcfg` it adds
+  mean over the tasks that have any) and visible_pass@1 on the visible tests, for any model. A row
+  the adapter calls unscorable (CodeContests special judges and interactive problems, DS-1000 rows
+  needing a library that is not installed) gets None for all three, left out of every mean
+  (`mean_defined`), and counts 1 in `unscorable` (`count`). With `--model egcfg` it adds
   the EG-CFG summary the model recorded for that doc (`record_summary`); `--log_samples` writes
   it with the sample, and the table shows its aggregate (`guided_share`).
 
@@ -127,6 +130,13 @@ def program_of(doc: dict, response: str) -> str:
 def process_results(doc: dict, results: list[str]) -> dict:
     adapter = get_adapter(doc["benchmark"])
     row = row_for(adapter, doc)
+    # the task's YAML lists `unscorable` and aggregates with mean_defined (None = not measured)
+    flags = hasattr(adapter, "unscorable")
+    why = adapter.unscorable(row) if flags else None
+    if why:
+        log.info("%s task %s: not scored (%s)", doc["benchmark"], doc["task_id"], why)
+        out = {"pass@1": None, "pass@1_never_seen": None, "visible_pass@1": None, "unscorable": 1.0}
+        return _with_summary(doc, out)
     program = program_of(doc, results[0])
     try:
         hidden = adapter.score(row, program)
@@ -138,6 +148,14 @@ def process_results(doc: dict, results: list[str]) -> dict:
     never_seen = hidden.never_seen_passed       # None: the task has no never-seen test (taxonomy)
     out = {"pass@1": float(hidden.all_passed), "pass@1_never_seen": None if never_seen is None else float(never_seen),
            "visible_pass@1": float(visible)}
+    if flags:
+        out["unscorable"] = 0.0
+        if not any(t.has_expectation for t in adapter.visible_tests(row)):
+            out["visible_pass@1"] = None     # DS-1000: its visible test states no value (it only runs)
+    return _with_summary(doc, out)
+
+
+def _with_summary(doc: dict, out: dict) -> dict:
     summary = _SUMMARIES.pop((doc["benchmark"], str(doc["task_id"])), None)
     if summary is not None:
         out["egcfg"] = summary
@@ -149,6 +167,11 @@ def mean_defined(items: list) -> float:
     others give None); NaN when none has any, so a table never shows a figure that was not measured."""
     values = [float(v) for v in items if v is not None]
     return sum(values) / len(values) if values else float("nan")
+
+
+def count(items: list) -> float:
+    """Aggregate of `unscorable`: how many rows were left out of the figures."""
+    return float(sum(items))
 
 
 def guided_share(items: list[dict]) -> float:

@@ -68,7 +68,8 @@ def test_codecontests_scored_on_hidden_tests_and_unscorable_rows_are_left_out():
 def test_ds1000_reference_passes_and_a_missing_library_is_unscorable():
     doc, row = doc_for("egcfg_ds1000", 0)                # Pandas, its prompt shows the data
     out = lm_eval_tasks.process_results(doc, [row["reference_code"] + "\n```"])
-    assert out == {"pass@1": 1.0, "pass@1_never_seen": None, "visible_pass@1": 1.0, "unscorable": 0.0}
+    # its visible test only runs the snippet (it states no value): not counted as a visible pass
+    assert out == {"pass@1": 1.0, "pass@1_never_seen": None, "visible_pass@1": None, "unscorable": 0.0}
     blank = lm_eval_tasks.process_results(doc, ["\n```"])
     assert blank["pass@1"] == 0.0 and blank["unscorable"] == 0.0
     adapter = registry.get_adapter("egcfg_ds1000")
@@ -130,3 +131,4 @@ def test_lm_eval_ds1000_counts_unscorable_outside_the_mean():
     res = evaluate("egcfg_ds1000", [0, 1, missing], answers)
     assert res["pass@1,none"] == 0.5 and res["unscorable,none"] == 1.0
     assert math.isnan(res["pass@1_never_seen,none"])     # DS-1000 declares no never-seen test
+    assert math.isnan(res["visible_pass@1,none"])        # nor a visible test that states a value
