@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +170,10 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
             text = f.read()
     except FileNotFoundError:
         raise DataNotFound(f"data file not found: {path}") from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise MalformedRow(f"{path}: the .gz file is truncated or damaged ({str(e).rstrip('.')}); "
+                           f"download it again") from None
+    except (OSError, UnicodeDecodeError) as e:
         raise MalformedRow(f"cannot read {path}: {e}") from None
     if name.endswith(".json"):
         try:
@@ -188,7 +192,8 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise MalformedRow(f"{path}, line {i}: not a JSON object ({e})") from None
+            raise MalformedRow(f"{path}, line {i}: not a JSON object ({e.msg} at column {e.colno}); "
+                               f"fix or delete that line, or download the file again") from None
         if not isinstance(row, dict):
             raise MalformedRow(f"{path}, line {i}: expected a JSON object, got {type(row).__name__}")
         rows.append(row)

@@ -210,9 +210,13 @@ def clear_run(out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     prep = prepare(args)
+    from egcfg_plugin.agents.jsonl import JSONLError
     from egcfg_plugin.cli.compare_run import run_compare
 
-    run_compare(args, prep, command="egcfg compare " + " ".join(shlex.quote(a) for a in (argv or sys.argv[2:])))
+    try:   # the run's own tasks*.jsonl is read before any model loads
+        run_compare(args, prep, command="egcfg compare " + " ".join(shlex.quote(a) for a in (argv or sys.argv[2:])))
+    except JSONLError as e:
+        raise SystemExit(f"egcfg compare: {e}") from None
     return 0
 
 

@@ -242,16 +242,10 @@ def _safe(task_id: str) -> str:
 
 
 def _read_records(out: Path) -> dict:
-    records = {}
-    for path in sorted(out.glob("tasks*.jsonl")):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    records[(rec["task_id"], rec["method"])] = rec
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    continue
-    return records
+    """(task_id, method) -> record, from every tasks*.jsonl shard (agents.jsonl's error policy)."""
+    from egcfg_plugin.cli.report import task_records
+
+    return {(rec["task_id"], rec["method"]): rec for _, rec in task_records(out)}
 
 
 def _progress(total: int, initial: int, disable: bool):

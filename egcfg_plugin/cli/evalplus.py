@@ -17,7 +17,6 @@ variable at the matching dataset file (the full copy under EGCFG_DATA_DIR, or a 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shlex
@@ -162,30 +161,20 @@ def open_resumable(path: Path, dataset: str, *, check_solution: bool = False):
         raise ValueError(f"{path} holds task {foreign[0]!r} ({len(foreign)} such) from {other}, not from "
                          f"{dataset}; it is another dataset's file: pass the matching --dataset, or another "
                          f"--root/--samples")
-    bad = list(out.bad_lines)
+    bad = [f"line {n} (cut short)" for n in out.bad_lines]
     if check_solution:
         for key, rec in list(out.records.items()):
             if not isinstance(rec.get("solution"), str):
                 bad.append(f"{key} (no string 'solution')")
                 del out.records[key]
-    lines = _count_lines(path)
-    if bad or lines != len(out.records) + len(out.bad_lines):
+    if bad or out.lines != len(out.records) + len(out.bad_lines):
         backup = _free_name(path.with_name(path.name + ".corrupt"))
         path.replace(backup)
-        with open(path, "w", encoding="utf-8") as f:
-            for rec in out.records.values():
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        out.rewrite()
         what = f"{len(bad)} corrupt line(s) {bad[:5]}" if bad else "duplicate task lines"
         log.warning("resume: %s: skipped %s; the original is kept at %s and the file rewritten with %d "
                     "good records; the skipped tasks will be generated again", path, what, backup, len(out.records))
     return out
-
-
-def _count_lines(path: Path) -> int:
-    if not path.is_file():
-        return 0
-    with open(path, encoding="utf-8", errors="replace") as f:
-        return sum(1 for line in f if line.strip())
 
 
 def _free_name(path: Path) -> Path:
@@ -359,21 +348,20 @@ def prepare_evaluate(dataset: str, samples: str | os.PathLike, *, parallel: int 
 
 def read_sample_ids(path: Path) -> list[str]:
     """Task ids of a samples file, strictly: EvalPlus stops at the first unreadable line, so we
-    name it first."""
+    name it first (a cut last line too, which a resumed codegen would have set aside)."""
+    from egcfg_plugin.agents.jsonl import JSONLError, read_jsonl
+
     ids = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} line {n} is not JSON ({e.msg}); rerun `egcfg evalplus codegen` "
-                                 f"with the same arguments to set it aside and redo that task") from None
-            if not isinstance(rec, dict) or "task_id" not in rec or not isinstance(
-                    rec.get("solution", rec.get("completion")), str):
-                raise ValueError(f"{path} line {n} lacks task_id or a string solution/completion")
-            ids.append(rec["task_id"])
+    try:
+        rows = read_jsonl(path, cut_last="error")
+    except JSONLError as e:
+        raise JSONLError(f"{e}; or rerun `egcfg evalplus codegen` with the same arguments to set the line "
+                         f"aside and redo that task") from None
+    for row in rows:
+        rec = row.record
+        if "task_id" not in rec or not isinstance(rec.get("solution", rec.get("completion")), str):
+            raise ValueError(f"{path}, line {row.line}: lacks task_id or a string solution/completion")
+        ids.append(rec["task_id"])
     if not ids:
         raise ValueError(f"{path} holds no samples")
     return ids

@@ -33,18 +33,26 @@ def load_run(out_dir: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
         raise FileNotFoundError(f"{out_dir} holds no compare run (no run.json); run `egcfg compare --out {out_dir}` first")
     meta = json.loads(meta_path.read_text())
     by_method: dict[str, dict[str, dict]] = {}
-    for path in sorted(out_dir.glob("tasks*.jsonl")):
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for n, line in enumerate(f, 1):
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(rec, dict) or "method" not in rec or "task_id" not in rec:
-                    continue
-                rec["_where"] = f"{path.name}#L{n}"
-                by_method.setdefault(rec["method"], {})[rec["task_id"]] = rec
+    for where, rec in task_records(out_dir):
+        rec["_where"] = where
+        by_method.setdefault(rec["method"], {})[rec["task_id"]] = rec
     return meta, by_method
+
+
+def task_records(out_dir: Path) -> list[tuple[str, dict]]:
+    """('file#Lline', record) for every record of the run's tasks*.jsonl shards, read with
+    agents.jsonl's policy (a cut last line skipped with a warning, any other bad line an error);
+    a record without task_id or method is an error naming its line."""
+    from egcfg_plugin.agents.jsonl import JSONLError, read_jsonl
+
+    out = []
+    for path in sorted(Path(out_dir).glob("tasks*.jsonl")):
+        for row in read_jsonl(path):
+            if "method" not in row.record or "task_id" not in row.record:
+                raise JSONLError(f"{path}, line {row.line}: a record without task_id or method; "
+                                 f"not written by egcfg compare")
+            out.append((f"{path.name}#L{row.line}", row.record))
+    return out
 
 
 def _pct(k: int, n: int) -> str:

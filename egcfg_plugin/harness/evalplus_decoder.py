@@ -100,17 +100,12 @@ def dataset_file(name: str) -> Path:
 
 
 def read_task_lines(path: str | os.PathLike) -> list[tuple[dict, str]]:
-    """(task, raw line) pairs of an EvalPlus dataset file, in file order (.jsonl or .jsonl.gz)."""
-    import gzip
-    import json
+    """(task, raw line) pairs of an EvalPlus dataset file, in file order (.jsonl or .jsonl.gz).
+    Any unreadable line, the last one included, is an error naming the file and line (a
+    JSONLError, from agents.jsonl); so is a truncated .gz."""
+    from egcfg_plugin.agents.jsonl import read_jsonl
 
-    opener = gzip.open if str(path).endswith(".gz") else open
-    out = []
-    with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                out.append((json.loads(line), line if line.endswith("\n") else line + "\n"))
-    return out
+    return [(row.record, row.text) for row in read_jsonl(path, cut_last="error")]
 
 
 def load_tasks(name: str) -> dict[str, dict]:

@@ -144,6 +144,21 @@ def test_a_broken_line_names_the_file_and_line(tmp_path):
         data.read_rows(q)
 
 
+def test_a_truncated_gz_and_a_gz_with_a_cut_line_are_one_line_errors(tmp_path):
+    """The same policy as agents.jsonl: a damaged .gz names the file; a bad line names file and line."""
+    p = tmp_path / "d.jsonl.gz"
+    write_jsonl(p, [MBPP_ROW] * 300, gz=True)
+    p.write_bytes(p.read_bytes()[:-30])
+    with pytest.raises(MalformedRow) as e:
+        data.read_rows(p)
+    assert str(e.value).startswith(f"{p}: the .gz file is truncated or damaged") and "\n" not in str(e.value)
+    with gzip.open(p, "wt", encoding="utf-8") as f:
+        f.write(json.dumps(MBPP_ROW)[:40] + "\n" + json.dumps(MBPP_ROW) + "\n")
+    with pytest.raises(MalformedRow, match=r"d\.jsonl\.gz, line 1: not a JSON object") as e:
+        data.read_rows(p)
+    assert "\n" not in str(e.value)
+
+
 def test_explicit_path_wins_and_a_missing_one_is_data_not_found(tmp_path):
     write_jsonl(tmp_path / "mine.jsonl", [MBPP_ROW])
     assert data.load_rows("mbpp", tmp_path / "mine.jsonl") == [MBPP_ROW]
