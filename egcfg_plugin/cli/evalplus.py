@@ -60,6 +60,9 @@ def _codegen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", default=None, help="explicit samples path (.jsonl) instead of the EvalPlus naming")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="per task, for every config (default: the config's own, 512; EvalPlus's hf uses 768)")
+    p.add_argument("--cache", default=None,
+                   help="generation cache folder, shared with egcfg compare and lm_eval (default ~/.cache/egcfg/generations)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the generation cache")
     p.add_argument("--force-base-prompt", action="store_true",
                    help="prompt with the bare task text even if the model has a chat template (as EvalPlus's flag)")
 
@@ -192,9 +195,12 @@ def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
     from egcfg_plugin.harness.evalplus_decoder import EGCFGDecoder, evalplus_prompt
     from egcfg_plugin.core.models import load_model
 
+    from egcfg_plugin.agents.cache import GenerationCache, MemoryCache
+
     model, tokenizer = load_model(args.model)
+    cache = MemoryCache() if args.no_cache else GenerationCache(args.cache)
     decoder = EGCFGDecoder(f"{model_label(args.model)}_egcfg-{label}", dataset, tasks, model, tokenizer,
-                           configs=configs, agents=bool(args.grid), force_base_prompt=args.force_base_prompt)
+                           configs=configs, cache=cache, force_base_prompt=args.force_base_prompt)
     done = [raw.get(t) for t in tasks if t in samples and raw.get(t)]
     solved = sum(_visible_solved(r) for r in done)
     with_tests = sum(r.get("visible_total", 0) > 0 for r in done)

@@ -226,8 +226,11 @@ def _count_generations(monkeypatch):
     return calls
 
 
-def _codegen(root, *extra, dataset="humaneval", config="baseline", limit="2"):
-    argv = ["codegen", "--dataset", dataset, "--config", config, "--limit", limit, "--root", str(root), *extra]
+def _codegen(root, *extra, dataset="humaneval", config="baseline", limit="2", cache=None):
+    """`egcfg evalplus codegen`; without `cache` the generation cache is off, so every call counts."""
+    where = ["--cache", str(cache)] if cache else ["--no-cache"]
+    argv = ["codegen", "--dataset", dataset, "--config", config, "--limit", limit, "--root", str(root), *where,
+            *extra]
     return cli_evalplus.main(argv)
 
 
@@ -342,7 +345,8 @@ def test_grid_runs_agents_and_logs_the_selection(canonical_stub, tmp_path, monke
     grid = tmp_path / "two.yaml"
     grid.write_text("agents:\n  - baseline\n  - s3t0.7d2k1g1.0\n")
     calls = _count_generations(monkeypatch)
-    argv = ["codegen", "--dataset", "humaneval", "--grid", str(grid), "--limit", "1", "--root", str(tmp_path)]
+    argv = ["codegen", "--dataset", "humaneval", "--grid", str(grid), "--limit", "1", "--root", str(tmp_path),
+            "--no-cache"]
     assert cli_evalplus.main(argv) == 0
     raw = tmp_path / "humaneval" / "qwen2.5-coder-0.5b-instruct_egcfg-grid-two_temp_0.0-limit1.raw.jsonl"
     record = _lines(raw)[0]
@@ -350,6 +354,20 @@ def test_grid_runs_agents_and_logs_the_selection(canonical_stub, tmp_path, monke
     assert calls == ["HumanEval/0"]
     assert record["selection"]["agent"] == 0 and record["selection"]["rule"] == "first_visible_pass"
     assert record["selection"]["configs"] == ["baseline", "s3t0.7d2k1g1.0"] and record["config"] == "baseline"
+
+
+def test_a_single_config_goes_through_solve_and_the_generation_cache(canonical_stub, tmp_path, monkeypatch):
+    """One config takes the road the other faces take (agents.solve, the shared generation cache):
+    a second codegen into another folder generates nothing, and the record names the selection."""
+    calls = _count_generations(monkeypatch)
+    cache = tmp_path / "cache"
+    assert _codegen(tmp_path / "a", limit="1", cache=cache) == 0
+    assert calls == ["HumanEval/0"] and any(cache.iterdir())
+    assert _codegen(tmp_path / "b", limit="1", cache=cache) == 0
+    assert calls == ["HumanEval/0"]
+    first, second = (_lines(next((tmp_path / d / "humaneval").glob("*.raw.jsonl")))[0] for d in "ab")
+    assert first["solution"] == second["solution"]
+    assert second["selection"]["configs"] == ["baseline"] and second["selection"]["agents_run"] == 1
 
 
 def test_missing_grid_file_is_a_clear_error(tmp_path, capsys):
