@@ -10,7 +10,9 @@
 A stream holds a token sequence with its cache: `extend(ids)`, `push(token)`, `logprobs()`,
 `fork(keep=n)` (an independent copy cut back to the first n tokens). Logits are 1-D float32
 torch tensors over the full vocabulary, so guidance is exact. Counters: `forward_calls`,
-`model_s`, `{role}_{prefill|decode}_tokens`, `candidate_tokens`.
+`model_s`, `{role}_{prefill|decode}_tokens`, `candidate_tokens`. A backend that sees only top-K
+lists (endpoint) also offers `guided_token(uncond, cond, gamma, plausibility)`, which the loop asks
+instead of mixing full-vocabulary logits.
 
 Backends are lazy "module:Class" targets: importing this module imports neither torch nor
 llama_cpp.

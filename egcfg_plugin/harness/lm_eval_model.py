@@ -64,16 +64,24 @@ class EGCFGLM(HFLM):
 
     def __init__(self, pretrained: str = "default", **kwargs) -> None:
         # backend=llamacpp (threads=, n_ctx=): EG-CFG decodes on llama.cpp with the GGUF of the same
-        # name; the transformers model still serves loglikelihood and plain requests. (HFLM's own
-        # `backend` takes causal/seq2seq, so only hf/llamacpp are taken here.)
-        engine = kwargs.pop("backend") if kwargs.get("backend") in ("hf", "llamacpp") else "hf"
-        engine_args = {k: kwargs.pop(k) for k in ("threads", "n_ctx") if k in kwargs}
+        # name; backend=endpoint (base_url=, model_name=, tokenizer=, ...): on a served model. The
+        # transformers model (`pretrained`) still serves loglikelihood and plain requests. (HFLM's
+        # own `backend` takes causal/seq2seq, so only hf/llamacpp/endpoint are taken here.)
+        from egcfg_plugin.core.backend import ENDPOINT_KEYS
+
+        engine = kwargs.pop("backend") if kwargs.get("backend") in ("hf", "llamacpp", "endpoint") else "hf"
+        keys = [k for k in ENDPOINT_KEYS if k != "tokenizer"] if engine == "endpoint" else ("threads", "n_ctx")
+        engine_args = {k: kwargs.pop(k) for k in keys if k in kwargs}
+        if engine == "endpoint":   # HFLM's tokenizer (or pretrained's) is the served model's
+            named = kwargs.get("tokenizer") if isinstance(kwargs.get("tokenizer"), str) else pretrained
+            engine_args["tokenizer"] = named if isinstance(named, str) else "default"
         self._engine = None
-        if engine == "llamacpp":
+        if engine in ("llamacpp", "endpoint"):
             from egcfg_plugin.core.backend import ModelSpec
             from egcfg_plugin.core.models import load_model
 
-            self._engine = load_model(str(ModelSpec.make(str(pretrained), "llamacpp", **engine_args)))
+            name = str(pretrained) if engine == "llamacpp" else "endpoint"
+            self._engine = load_model(str(ModelSpec.make(name, engine, **engine_args)))
         elif engine_args:
             raise EGCFGUsageError(f"--model_args: {', '.join(engine_args)} need backend=llamacpp")
         settings, hf_args = split_model_args(kwargs)
