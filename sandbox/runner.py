@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import secrets
 import shutil
 import subprocess
@@ -42,30 +43,39 @@ ANSWER_SLACK_S = 10.0     # on top of the kill deadline, before the server count
 WRITE_TIMEOUT_S = 30.0
 TRACER_IMPLS = (None, "settrace", "sysmon")
 SERVER_ENV_DEFAULTS = {"PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                       "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+                       "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg",
+                       # pyarrow's jemalloc (imported by pandas) starts a background thread otherwise;
+                       # the server must stay single-threaded to fork safely
+                       "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 
 
 def run(program: str, test: TestCase, *, timeout_s: float = 5.0, memory_mb: int = 1024,
-        trace: bool = True, output_limit: int = 1 << 20, tracer_impl: str | None = None) -> ExecResult:
+        trace: bool = True, output_limit: int = 1 << 20, tracer_impl: str | None = None,
+        preload: tuple[str, ...] = ()) -> ExecResult:
     """Run `program` then `test` in an isolated child and classify the outcome.
 
     timeout_s: wall-clock seconds for setup + program + test. memory_mb: address-space cap (0 for
     none). trace: record the candidate's line trace (`result.trace`). output_limit: byte cap on
     stdout and on stderr each. tracer_impl: None (sys.monitoring on 3.12+, settrace below),
-    "settrace" or "sysmon".
+    "settrace" or "sysmon". preload: modules a warm fork-server of its own imports once (see
+    `run_many`).
     """
     return run_many([(program, test)], timeout_s=timeout_s, memory_mb=memory_mb, trace=trace,
-                    workers=1, output_limit=output_limit, tracer_impl=tracer_impl)[0]
+                    workers=1, output_limit=output_limit, tracer_impl=tracer_impl, preload=preload)[0]
 
 
 def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, memory_mb: int = 1024,
              trace: bool = True, workers: int | None = None, output_limit: int = 1 << 20,
-             tracer_impl: str | None = None) -> list[ExecResult]:
+             tracer_impl: str | None = None, preload: tuple[str, ...] = ()) -> list[ExecResult]:
     """`run` for many (program, test) pairs, about `workers` (default: all cores) at a time.
 
-    Results come back in the order of `pairs`.
+    Results come back in the order of `pairs`. `preload` (e.g. ("numpy", "pandas")): the runs go
+    to a fork-server of their own that imported these modules once at start, so each child
+    inherits them instead of importing them (warm workers). Every run is still a fresh fork
+    that dies after it; the modules' pages count against `memory_mb` (sandbox/README.md).
     """
     _check_limits(timeout_s, memory_mb, output_limit, tracer_impl)
+    preload = _check_preload(preload)
     workers = _cores() if workers is None else workers
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be >= 1 (or None for all cores), got {workers!r}")
@@ -78,9 +88,9 @@ def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, m
     futures = []
     for req in requests:
         if not slots.acquire(timeout=wait_s):
-            _restart(f"no answer within {wait_s:.1f}s")
+            _restart(f"no answer within {wait_s:.1f}s", preload)
             slots.acquire(timeout=wait_s)
-        fut = _submit(req)
+        fut = _submit(req, preload)
         fut.add_done_callback(lambda _f: slots.release())
         futures.append(fut)
     results = []
@@ -88,17 +98,19 @@ def run_many(pairs: Iterable[tuple[str, TestCase]], *, timeout_s: float = 5.0, m
         try:
             answer = fut.result(timeout=wait_s)
         except FutureTimeout:
-            _restart(f"no answer within {wait_s:.1f}s")
+            _restart(f"no answer within {wait_s:.1f}s", preload)
             answer = fut.result(timeout=wait_s)
         results.append(_classify(answer, pairs[len(results)][1], float(timeout_s)))
     return results
 
 
-def server_info() -> dict:
+def server_info(preload: tuple[str, ...] = ()) -> dict:
     """What the fork-server reported at start: pid, python, base (its temp directory),
-    tracer_error (None when the tracer imported), subreaper, and for each isolation mechanism
-    (netns, mountns, pidns, uid_dropped, seccomp) a bool and a `<name>_reason`."""
-    return dict(_get_client().info)
+    tracer_error (None when the tracer imported), subreaper, preloaded (the extra modules it
+    imported), preload_errors, threads (its thread count when it forks; 1 is safe), and for each
+    isolation mechanism (netns, mountns, pidns, uid_dropped, seccomp) a bool and a `<name>_reason`.
+    `preload` picks the warm server of those modules."""
+    return dict(_get_client(_check_preload(preload)).info)
 
 
 def owner_token() -> str:
@@ -108,23 +120,25 @@ def owner_token() -> str:
 
 
 def shutdown() -> None:
-    """Stop the fork-server, if one runs; the next `run` starts a new one."""
-    global _client
+    """Stop the fork-servers, if any run; the next `run` starts a new one."""
     with _client_lock:
-        client, _client = _client, None
-    if client is not None:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
         client.close()
 
 
 # ---- the parent's end of the fork-server ---------------------------------------------------
 
 class _Client:
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
         req_r, self.req_w = os.pipe()
         self.resp_r, resp_w = os.pipe()
         env = dict(os.environ)
         for key, value in SERVER_ENV_DEFAULTS.items():
             env.setdefault(key, value)
+        if preload:
+            env["EGCFG_SANDBOX_PRELOAD"] = ",".join(preload)
         env["EGCFG_SANDBOX_OWNER"] = _owner_token  # lets tests find leftover processes
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         try:
@@ -236,24 +250,32 @@ class _Client:
         _close_fd(self.resp_r)
 
 
-_client: _Client | None = None
+_clients: dict[tuple[str, ...], _Client] = {}   # one fork-server per preload set; () is the plain one
 _client_lock = threading.Lock()
 _owner_token = secrets.token_hex(8)
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
-def _get_client() -> _Client:
-    global _client
+def _check_preload(preload) -> tuple[str, ...]:
+    if isinstance(preload, str) or not all(isinstance(m, str) and _MODULE_NAME.match(m) for m in preload):
+        raise ValueError(f"preload must be a tuple of module names such as ('numpy', 'pandas'), got {preload!r}")
+    return tuple(sorted(set(preload)))
+
+
+def _get_client(preload: tuple[str, ...] = ()) -> _Client:
     with _client_lock:
-        if _client is None or _client.dead is not None or _client.owner_pid != os.getpid():
-            old, _client = _client, _Client()
+        client = _clients.get(preload)
+        if client is None or client.dead is not None or client.owner_pid != os.getpid():
+            old, client = client, _Client(preload)
+            _clients[preload] = client
             if old is not None and old.owner_pid == os.getpid():
                 old.close()
-        return _client
+        return client
 
 
-def _submit(req: dict) -> Future:
+def _submit(req: dict, preload: tuple[str, ...] = ()) -> Future:
     for _ in range(2):  # a dead server is replaced once
-        client = _get_client()
+        client = _get_client(preload)
         try:
             return client.submit(req)
         except ConnectionError:
@@ -263,21 +285,20 @@ def _submit(req: dict) -> Future:
     return fut
 
 
-def _restart(reason: str) -> None:
-    global _client
+def _restart(reason: str, preload: tuple[str, ...] = ()) -> None:
     with _client_lock:
-        client, _client = _client, None
+        client = _clients.pop(preload, None)
     if client is not None:
         client.kill(reason)
 
 
 def _after_fork_in_child() -> None:
-    global _client, _client_lock, _owner_token
+    global _client_lock, _owner_token
     _client_lock = threading.Lock()
     _owner_token = secrets.token_hex(8)
-    if _client is not None:
-        _client.forget_after_fork()
-        _client = None
+    for client in _clients.values():
+        client.forget_after_fork()
+    _clients.clear()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -339,6 +339,13 @@ def _spare_count() -> int:
             return max(2, os.cpu_count() or 1)
 
 
+def _thread_count() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 1
+
+
 def main() -> None:
     # Keep the protocol pipes off fds 0/1 so stray prints cannot corrupt them.
     req_fd, resp_fd = os.dup(0), os.dup(1)
@@ -352,11 +359,20 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     netns, netns_reason = limits.isolate_network()
     subreaper = limits.become_subreaper()
-    for name in PRELOAD + tuple(filter(None, os.environ.get("EGCFG_SANDBOX_PRELOAD", "").split(","))):
+    for name in PRELOAD:
+        __import__(name)
+    extra = [m.strip() for m in os.environ.get("EGCFG_SANDBOX_PRELOAD", "").split(",") if m.strip()]
+    preloaded, preload_errors = [], {}
+    for name in extra:
         try:
-            __import__(name.strip())
-        except Exception as exc:
+            __import__(name)
+            preloaded.append(name)
+        except Exception as exc:   # a missing module: runs that need it fail as they would cold
+            preload_errors[name] = f"{type(exc).__name__}: {exc}"
             log.warning("could not preload %s: %s", name, exc)
+    threads = _thread_count()
+    if threads > 1:
+        log.warning("the server has %d threads after preloading %s; forking it is not safe", threads, extra)
     tracer_error = child.preload()
     server = Server(req_fd, resp_fd, _spare_count())
     mountns, mountns_reason = limits.isolate_files(server.base)
@@ -380,7 +396,8 @@ def main() -> None:
     gc.freeze()  # children do not touch the pages of everything imported so far
     hello = {"hello": 1, "pid": os.getpid(), "python": sys.version.split()[0], "netns": netns,
              "netns_reason": netns_reason, "subreaper": subreaper, "tracer_error": tracer_error,
-             "spares": server.spare_target, "base": server.base, **isolation}
+             "spares": server.spare_target, "base": server.base, "preloaded": preloaded,
+             "preload_errors": preload_errors, "threads": threads, **isolation}
     try:
         server.send(hello)
         server.loop()

@@ -23,11 +23,12 @@ DEFAULT_MEMORY_MB = 2048
 
 
 def run_pairs(pairs: list[tuple[str, TestCase]], timeouts: list[float],
-              memory_mb: int | list[int] = DEFAULT_MEMORY_MB) -> list[ExecResult]:
+              memory_mb: int | list[int] = DEFAULT_MEMORY_MB, preload: tuple[str, ...] = ()) -> list[ExecResult]:
     """Run (program, test) pairs in the sandbox without tracing, in one parallel `run_many` call
     per memory cap. A call's wall-clock limit is the largest of its pairs' `timeouts` (so each pair
     gets at least its own), and the longest pairs start first. Results come back in input order.
-    Tests that need a tighter limit enforce it themselves (the plus harness counts CPU time)."""
+    Tests that need a tighter limit enforce it themselves (the plus harness counts CPU time).
+    `preload`: modules a warm sandbox server pre-imports (sandbox.run_many)."""
     from sandbox.runner import run_many  # lazy: the runner starts a fork-server
 
     memory = memory_mb if isinstance(memory_mb, list) else [memory_mb] * len(pairs)
@@ -38,7 +39,7 @@ def run_pairs(pairs: list[tuple[str, TestCase]], timeouts: list[float],
     for m, idx in groups.items():
         idx.sort(key=lambda i: -timeouts[i])
         out = run_many([pairs[i] for i in idx], timeout_s=max(timeouts[i] for i in idx), memory_mb=m,
-                       trace=False)
+                       trace=False, preload=preload)
         for i, r in zip(idx, out):
             results[i] = r
     return results  # type: ignore[return-value]
@@ -210,6 +211,11 @@ class Adapter:
     def memory_mb(self, row: dict) -> int:
         return DEFAULT_MEMORY_MB
 
+    def sandbox_preload(self) -> tuple[str, ...]:
+        """Modules the sandbox pre-imports for this benchmark's runs (a warm fork-server; every run
+        is still a fresh child). None by default."""
+        return ()
+
     def score(self, row: dict, code: str) -> Score:
         return self.score_many([(row, code)])[0]
 
@@ -225,7 +231,7 @@ class Adapter:
                 timeouts.append(self.test_timeout(row, t))
                 memory.append(self.memory_mb(row))
                 owner.append(k)
-        results = run_pairs(pairs, timeouts, memory) if pairs else []
+        results = run_pairs(pairs, timeouts, memory, self.sandbox_preload()) if pairs else []
         per: list[list[ExecResult]] = [[] for _ in items]
         for k, r in zip(owner, results):
             per[k].append(r)

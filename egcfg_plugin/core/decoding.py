@@ -256,7 +256,11 @@ class _Decoder:
             return
         pairs = [(c.program, t) for c in candidates for t in tests]
         t0 = time.perf_counter()
-        results = run_many(pairs, timeout_s=CANDIDATE_TIMEOUT_S, memory_mb=CANDIDATE_MEMORY_MB, trace=True)
+        # a benchmark may ask for a warm sandbox server and its own memory cap (DS-1000: pandas,
+        # sklearn, torch pre-imported; their pages need more than CANDIDATE_MEMORY_MB)
+        box = self.problem.meta.get("sandbox") or {}
+        results = run_many(pairs, timeout_s=CANDIDATE_TIMEOUT_S, memory_mb=box.get("memory_mb", CANDIDATE_MEMORY_MB),
+                           trace=True, preload=tuple(box.get("preload", ())))
         self.counters["sandbox_s"] += time.perf_counter() - t0
         self.counters["executions"] += len(pairs)
         it = iter(results)
