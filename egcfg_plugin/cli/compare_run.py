@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 def run_compare(args, prep: dict, command: str) -> None:
     from egcfg_plugin.agents.solve import model_identity, solve
+    from egcfg_plugin.core.endpoint_client import EndpointError
     from egcfg_plugin.agents.cache import GenerationCache, MemoryCache
     from egcfg_plugin.agents.jsonl import ResumableJSONL
 
@@ -91,14 +92,21 @@ def run_compare(args, prep: dict, command: str) -> None:
     counted = {m: sum(1 for p in problems if (p[2].task_id, m) in existing) for m, _ in methods}
     resumed = len(problems) - len(todo) if world == 1 else 0
     bar = _progress(total=len(todo) + resumed, initial=resumed, disable=not main_proc)
+    failed: list[str] = []
     try:
         for index, row, problem in todo:
             for method, configs in methods:
                 if (problem.task_id, method) in existing:
                     continue
                 t0 = time.perf_counter()
-                sel = solve(model, tokenizer, problem, configs, cache=cache, pool=pool,
-                            all_agents=args.all_agents and method == "egcfg", model_id=model_id)
+                try:
+                    sel = solve(model, tokenizer, problem, configs, cache=cache, pool=pool,
+                                all_agents=args.all_agents and method == "egcfg", model_id=model_id)
+                except EndpointError as e:   # a served model failed on this task: the others go on
+                    failed.append(f"{problem.task_id} ({method}: {e.kind})")
+                    log.error("%s %s: %s; no record written, a rerun of this command resumes it",
+                              problem.task_id, method, e)
+                    continue
                 rec = _record(out, adapter, row, problem, method, sel, index, time.perf_counter() - t0,
                               all_agents=args.all_agents and method == "egcfg")
                 shard.append(rec)
@@ -111,6 +119,9 @@ def run_compare(args, prep: dict, command: str) -> None:
         bar.close()
         if pool is not None:
             pool.close()
+    if failed:
+        log.error("%d task(s) failed on the endpoint and have no record: %s; rerun the same command to resume them",
+                  len(failed), ", ".join(failed[:20]))
     if prep.get("control") is not None and world == 1:
         _run_control(out, prep["control"], model, tokenizer, model_id, cache, adapter, problems, existing, shard, meta)
     log.info("generation cache: %d hits, %d misses", cache.hits, cache.misses)

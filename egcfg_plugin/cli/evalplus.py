@@ -194,6 +194,7 @@ def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
 
     from egcfg_plugin.harness.evalplus_decoder import EGCFGDecoder, evalplus_prompt
     from egcfg_plugin.core.models import load_model
+    from egcfg_plugin.core.endpoint_client import EndpointError
 
     from egcfg_plugin.agents.cache import GenerationCache, MemoryCache
 
@@ -206,11 +207,17 @@ def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
     with_tests = sum(r.get("visible_total", 0) > 0 for r in done)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=f"{dataset} {label}", unit="task")
     bar.set_postfix_str(f"visible solved {solved}/{with_tests}")
-    no_code = []
+    no_code, failed = [], []
     for task_id in todo:
         task = tasks[task_id]
         prompt = evalplus_prompt(task)
-        impl = decoder.codegen(prompt, do_sample=False, num_samples=1)[0]
+        try:
+            impl = decoder.codegen(prompt, do_sample=False, num_samples=1)[0]
+        except EndpointError as e:   # a served model failed on this task: the others go on
+            failed.append(f"{task_id} ({e.kind})")
+            log.error("%s: %s; no sample written, a rerun of this command resumes it", task_id, e)
+            bar.update(1)
+            continue
         # exactly what evalplus.codegen.codegen does with a decoder's output
         solution = prompt + impl if decoder.is_direct_completion() else impl
         sanitized = sanitize(solution, entrypoint=task["entry_point"])
@@ -228,6 +235,9 @@ def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
     bar.close()
     if no_code:
         log.warning("%d task(s) got no code: %s", len(no_code), ", ".join(no_code[:20]))
+    if failed:
+        raise SystemExit(f"egcfg evalplus: {len(failed)} task(s) failed on the endpoint and have no sample: "
+                         f"{', '.join(failed[:20])}; rerun the same command to resume them")
 
 
 def raw_record(last: dict, solution: str, sanitized: str) -> dict:
