@@ -97,6 +97,8 @@ def parse_settings(spec: ModelSpec) -> dict:
     """The endpoint settings of a model argument, typed and checked (errors name value and fix)."""
     out = {}
     options = dict(spec.options)
+    for key in ("device", "dtype"):   # the server's business; load_model passes them to every backend
+        options.pop(key, None)
     for key, (kind, default, what) in SETTINGS.items():
         raw = options.pop(key, None)
         if raw is None or raw == "":
@@ -237,7 +239,7 @@ class EndpointBackend:
             mapped = {}
             for text, value in top.items():
                 tid = self._id(text)
-                if tid is not None:
+                if tid is not None and tid < self.model.vocab:   # ids past the tokenizer: padding rows
                     mapped[tid] = max(float(value), mapped.get(tid, float("-inf")))
             if not mapped:
                 raise EndpointError("no_logprobs", f"{url}: position {j}: no listed token is known to "

@@ -57,11 +57,14 @@ from task_adapters.data import cache_dir  # noqa: E402  (one owner of egcfg's ca
 def resolve_model_path(name_or_path: str) -> str:
     """Map "default" and the pinned names to a cached converted folder; pass anything else through
     (a local folder or a hub name, which transformers resolves). Backend settings in the argument
-    ("default,backend=hf") are dropped: this is the transformers folder of the named model."""
+    ("default,backend=hf") are dropped: this is the transformers folder of the named model (for
+    backend=endpoint, of its `tokenizer=`)."""
     if name_or_path and "," in str(name_or_path) or "=" in str(name_or_path or ""):
         from egcfg_plugin.core.backend import ModelSpec
 
-        name_or_path = ModelSpec.parse(name_or_path).name
+        spec = ModelSpec.parse(name_or_path)
+        # a served model (backend=endpoint) has no weights here: its tokenizer is the local model
+        name_or_path = spec.options.get("tokenizer", "default") if spec.resolved_backend() == "endpoint" else spec.name
     key = DEFAULT_MODEL if name_or_path in ("default", "", None) else name_or_path
     if key in DEFAULT_MODELS:
         return str(fetch_default(key))

@@ -234,3 +234,15 @@ def test_bad_endpoint_settings_name_value_and_fix(arg, named):
     with pytest.raises(BackendError) as e:
         parse_settings(ModelSpec.parse(arg))
     assert named in str(e.value)
+
+
+def test_an_endpoint_spec_names_its_tokenizer_for_the_transformers_side(monkeypatch):
+    from egcfg_plugin.core import models
+
+    monkeypatch.setattr(models, "fetch_default", lambda name=models.DEFAULT_MODEL: f"/cache/{name}")
+    spec = "endpoint,base_url=http://h:8000/v1,model_name=m,tokenizer=Org/Model"
+    assert models.resolve_model_path(spec) == "Org/Model"
+    assert models.resolve_model_path("endpoint,base_url=http://h:8000/v1").endswith(models.DEFAULT_MODEL)
+    # load_model's device (compare passes it) is the server's business, not an error
+    settings = parse_settings(ModelSpec.parse(spec + ",device=cpu"))
+    assert settings["tokenizer"] == "Org/Model" and settings["model_name"] == "m"
