@@ -14,8 +14,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VOCAB = ["<eos>", "\n", "x", " x", "y", " y", " =", " 1", " 2", "(", ")", ":", " +", "def", " f", "    ",
-         "return", "a", " a", "b"]
-EOS = 0
+         "return", "a", " a", "b", "?"]
+EOS, UNKNOWN = 0, 20
+# the toy model mostly writes "    return x + 1\n": each token's preferred successor
+PREFER = {1: 15, 15: 16, 16: 3, 3: 12, 12: 7, 7: 1}
 
 
 class ToyTokenizer:
@@ -40,9 +42,10 @@ class ToyTokenizer:
     def __call__(self, text, add_special_tokens=True):
         ids, at = [], 0
         while at < len(text):
-            best = max((i for i, v in enumerate(VOCAB) if v and text.startswith(v, at)), key=lambda i: len(VOCAB[i]))
+            best = max((i for i, v in enumerate(VOCAB) if v and text.startswith(v, at)), key=lambda i: len(VOCAB[i]),
+                       default=UNKNOWN)
             ids.append(best)
-            at += len(VOCAB[best])
+            at += len(VOCAB[best]) if best != UNKNOWN else 1     # any other character reads as "?"
         return type("Enc", (), {"input_ids": ids})()
 
 
@@ -51,6 +54,8 @@ def toy_logprobs(seq: list[int]) -> list[float]:
     little, so guided tokens sometimes differ from the unconditional stream's greedy ones."""
     rng = random.Random(repr(seq[-3:]))
     logits = [rng.gauss(0.0, 2.0) for _ in VOCAB]
+    if seq and seq[-1] in PREFER:
+        logits[PREFER[seq[-1]]] += 8.0
     if VOCAB.index("a") in seq:
         logits = [v + rng.gauss(0.0, 0.8) for v in logits]
     since_newline = len(seq) - 1 - max((i for i, t in enumerate(seq) if t == 1), default=-1)
@@ -82,11 +87,14 @@ class FakeServer:
                 server.headers = dict(self.headers)
                 code, payload = server.answer(body)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):   # the client gave up (timeout tests)
+                    pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.port = self.httpd.server_address[1]

@@ -246,3 +246,25 @@ def test_an_endpoint_spec_names_its_tokenizer_for_the_transformers_side(monkeypa
     # load_model's device (compare passes it) is the server's business, not an error
     settings = parse_settings(ModelSpec.parse(spec + ",device=cpu"))
     assert settings["tokenizer"] == "Org/Model" and settings["model_name"] == "m"
+
+
+def test_the_decoding_loop_gives_the_same_code_in_both_modes():
+    """EG-CFG (refreshes, candidates run on a visible test, the conditional stream) through
+    `generate` on the fake server, in both modes."""
+    from egcfg_plugin.core.config import EGCFGConfig
+    from egcfg_plugin.core.decoding import generate
+    from sandbox.types import TestCase
+    from task_adapters.base import Problem
+
+    problem = Problem(task_id="toy", prompt="def f(x):\n", entry_point="f", code_prefix="def f(x):\n",
+                      visible_tests=(TestCase.call("assert f(1) == 2"),))
+    config = EGCFGConfig.parse("s2t0.7d1k1g0.5+max_new_tokens=30")
+    results = {}
+    with FakeServer() as srv:
+        for mode in ("tokens", "lines"):
+            spec = ModelSpec.parse(f"endpoint,base_url={srv.url},model_name=toy,mode={mode},prompt=ids")
+            results[mode] = generate(EndpointModel(parse_settings(spec), TOK), TOK, problem, config)
+    by_token, by_line = results["tokens"], results["lines"]
+    assert by_token.counters["executions"] >= 2 and by_token.counters["cond_rebuilds"] >= 1
+    assert by_line.tokens == by_token.tokens and by_line.code == by_token.code
+    assert by_line.counters["round_trips"] < by_token.counters["round_trips"]
