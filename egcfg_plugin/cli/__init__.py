@@ -12,6 +12,7 @@ COMMANDS = {
     "compare": ("egcfg_plugin.cli.compare:main", "side-by-side baseline vs EG-CFG run with tables and plots"),
     "report": ("egcfg_plugin.cli.compare:report_main", "re-render a compare summary from its JSONL"),
     "evalplus": ("egcfg_plugin.cli.evalplus:main", "EvalPlus codegen with EG-CFG (leaderboard-format samples)"),
+    "bigcode": ("egcfg_plugin.cli.bigcode:main", "bigcode-evaluation-harness generations with EG-CFG, and its scorer"),
     "tasks-path": ("egcfg_plugin.harness.lm_eval_tasks:print_path", "print the folder of egcfg's lm-eval task YAMLs"),
     "fetch-model": ("egcfg_plugin.cli.generate:fetch_main", "download, verify and convert a pinned default model"),
 }
