@@ -48,6 +48,26 @@ def load_grid(spec) -> list[EGCFGConfig]:
     return _dedupe(configs, source=repr(text))
 
 
+def grid_from_settings(settings: dict, source: str = "settings") -> list[EGCFGConfig]:
+    """Agents from key=value settings as a harness passes them (lm-eval's --model_args):
+    `grid=` names a grid (`load_grid`) whose agents all take the other settings; list values are
+    the axes of a grid (`expand_grid`, its order); otherwise one config. Errors are ValueErrors."""
+    settings = dict(settings)
+    grid_spec = settings.pop("grid", None)
+    lists = {k: list(v) for k, v in settings.items() if isinstance(v, (list, tuple))}
+    fixed = {k: v for k, v in settings.items() if k not in lists}
+    if grid_spec is not None:
+        if lists:
+            raise ValueError(f"{source}: give either grid= or list values ({sorted(lists)}), not both")
+        return [EGCFGConfig.from_dict({**c.to_dict(), **fixed}) for c in load_grid(grid_spec)]
+    if not lists:
+        return [EGCFGConfig.from_dict(fixed)]
+    for key, values in lists.items():
+        if not values:
+            raise ValueError(f"{source}: {key} is an empty list; give at least one value")
+    return expand_grid({"grid": lists, "fixed": fixed}, source=source)
+
+
 def shipped_grids() -> list[str]:
     names = {p.stem for d in SHIPPED_DIRS if d.is_dir() for p in d.glob("*.yaml")}
     return sorted(names)

@@ -145,12 +145,9 @@ class EGCFGLM(HFLM):
         configs = [c.replace(max_new_tokens=max_gen_toks) for c in self.egcfg_configs]
         result, selection = self._decode(problem, configs)
         text = self._answer(result, context, until, max_gen_toks)
-        doc = req.doc if isinstance(req.doc, dict) else {}
-        if doc.get("benchmark"):
-            lm_eval_tasks.record_summary(doc["benchmark"], doc.get("task_id", problem.task_id),
-                                         lm_eval_tasks.summarize(result, selection))
         self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
-        return text
+        # the answer carries its summary to the task's process_results (no state between the two)
+        return lm_eval_tasks.with_summary(text, lm_eval_tasks.summarize(result, selection))
 
     def problem_for(self, adapter, row: dict, context: str, doc: dict):
         """The adapter's Problem (visible tests, entry point) with lm-eval's context as the prompt."""
@@ -258,32 +255,15 @@ def unknown_key_message(key: str, hf_names: set[str]) -> str:
 
 
 def configs_from_args(settings: dict) -> list[EGCFGConfig]:
-    """The agents: one config, or a grid when a value is a list or `grid=` names one."""
-    settings = dict(settings)
-    grid_spec = settings.pop("grid", None)
-    lists = {k: v for k, v in settings.items() if isinstance(v, (list, tuple))}
-    fixed = {k: v for k, v in settings.items() if k not in lists}
+    """The agents: one config, or a grid when a value is a list or `grid=` names one
+    (agents.grid.grid_from_settings, the one owner of grid parsing)."""
+    from egcfg_plugin.agents.grid import grid_from_settings
+
     try:
-        if grid_spec is None and not lists:
-            return [EGCFGConfig.from_dict(fixed)]
-        try:
-            from egcfg_plugin.agents.grid import expand_grid, load_grid
-        except ImportError as e:
-            raise EGCFGUsageError(f"--model_args: a grid of configs needs egcfg_plugin.agents ({e}); "
-                                  f"pass single values instead") from None
-        if grid_spec is not None:
-            if lists:
-                raise EGCFGUsageError(f"--model_args: give either grid= or list values ({sorted(lists)}), not both")
-            return [EGCFGConfig.from_dict({**c.to_dict(), **fixed}) for c in load_grid(grid_spec)]
-        for key, values in lists.items():
-            if not values:
-                raise EGCFGUsageError(f"--model_args: {key} is an empty list; give at least one value")
-        return expand_grid({"grid": {k: list(v) for k, v in lists.items()}, "fixed": fixed},
-                           source="--model_args")
-    except EGCFGUsageError:
-        raise
+        return grid_from_settings(settings, source="--model_args")
     except (ValueError, TypeError, FileNotFoundError) as e:
-        raise EGCFGUsageError(f"--model_args: {e}") from None
+        msg = str(e.args[0] if isinstance(e, FileNotFoundError) and e.args else e)
+        raise EGCFGUsageError(msg if msg.startswith("--model_args") else f"--model_args: {msg}") from None
 
 
 # -- prompt helpers ---------------------------------------------------------------------------------

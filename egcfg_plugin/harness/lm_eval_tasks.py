@@ -11,7 +11,7 @@ The YAMLs in `egcfg_plugin/harness/tasks/` call these through the folder's small
   the adapter calls unscorable (CodeContests special judges and interactive problems, DS-1000 rows
   needing a library that is not installed) gets None for all three, left out of every mean
   (`mean_defined`), and counts 1 in `unscorable` (`count`). With `--model egcfg` it adds
-  the EG-CFG summary the model recorded for that doc (`record_summary`); `--log_samples` writes
+  the EG-CFG summary the model's answer carries (`Answer`, `with_summary`); `--log_samples` writes
   it with the sample, and the table shows its aggregate (`guided_share`).
 
     lm_eval --model egcfg --model_args pretrained=default,gamma=1.0 --tasks egcfg_humaneval \
@@ -26,9 +26,6 @@ from egcfg_plugin.core.visible import passes_all
 from egcfg_plugin.harness.lm_eval_hook import EGCFGUsageError, tasks_dir
 
 log = logging.getLogger(__name__)
-
-
-_SUMMARIES: dict[tuple[str, str], dict] = {}
 
 
 def print_path(argv: list[str] | None = None) -> int:
@@ -136,7 +133,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
     if why:
         log.info("%s task %s: not scored (%s)", doc["benchmark"], doc["task_id"], why)
         out = {"pass@1": None, "pass@1_never_seen": None, "visible_pass@1": None, "unscorable": 1.0}
-        return _with_summary(doc, out)
+        return _with_summary(out, results)
     program = program_of(doc, results[0])
     try:
         hidden = adapter.score(row, program)
@@ -152,11 +149,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
         out["unscorable"] = 0.0
         if not any(t.has_expectation for t in adapter.visible_tests(row)):
             out["visible_pass@1"] = None     # DS-1000: its visible test states no value (it only runs)
-    return _with_summary(doc, out)
+    return _with_summary(out, results)
 
 
-def _with_summary(doc: dict, out: dict) -> dict:
-    summary = _SUMMARIES.pop((doc["benchmark"], str(doc["task_id"])), None)
+def _with_summary(out: dict, results: list) -> dict:
+    summary = getattr(results[0], "egcfg_summary", None) if results else None
     if summary is not None:
         out["egcfg"] = summary
     return out
@@ -180,9 +177,22 @@ def guided_share(items: list[dict]) -> float:
     return sum(shares) / len(shares) if shares else 0.0
 
 
-# -- the summary the model leaves for process_results ---------------------------------------------
-def record_summary(benchmark: str, task_id: str, summary: dict) -> None:
-    _SUMMARIES[(benchmark, str(task_id))] = summary
+# -- the summary the model hands process_results -------------------------------------------------
+class Answer(str):
+    """An answer that carries its EG-CFG summary (`egcfg_summary`) from the model's
+    generate_until to process_results: lm-eval hands process_results the very object the model
+    returned (its default take_first filter), so no state is kept between the two."""
+
+    egcfg_summary: dict | None = None
+
+
+def with_summary(text: str, summary: dict | None) -> str:
+    """`text` as an Answer carrying `summary` (the text itself when there is none)."""
+    if summary is None:
+        return text
+    answer = Answer(text)
+    answer.egcfg_summary = summary
+    return answer
 
 
 def summarize(result, selection=None) -> dict:

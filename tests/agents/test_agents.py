@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import egcfg_plugin.core.decoding as decoding
-from egcfg_plugin.agents.grid import expand_grid, load_grid, shipped_grids
+from egcfg_plugin.agents.grid import expand_grid, grid_from_settings, load_grid, shipped_grids
 from egcfg_plugin.agents.selection import select, settled_at
 from egcfg_plugin.agents.solve import solve
 from egcfg_plugin.agents.cache import GenerationCache, MemoryCache
@@ -49,6 +49,23 @@ def test_paper_grid_has_the_papers_73_agents():
     assert {c.d for c in configs if c.gamma} == {2, 3, 6, 8}
     assert {c.gamma for c in configs} == {0, 0.5, 1, 3}
     assert {(c.s, c.k) for c in configs} == {(3, 1)}
+
+
+def test_grid_from_settings_one_config_list_axes_or_a_named_grid():
+    """The one owner of grid parsing for harness settings (lm-eval's --model_args)."""
+    (one,) = grid_from_settings({"gamma": 1.0, "s": 3, "t": 0.7, "d": 2})
+    assert one.compact == "s3t0.7d2k1g1.0"
+    axes = grid_from_settings({"gamma": [0.0, 1.0], "d": [2, 6], "s": 2})
+    assert [c.compact for c in axes] == ["baseline", "s2t0.7d2k1g1.0", "s2t0.7d6k1g1.0"]
+    assert [c.compact for c in axes] == [c.compact for c in expand_grid({"grid": {"gamma": [0.0, 1.0], "d": [2, 6]},
+                                                                        "fixed": {"s": 2}})]
+    named = grid_from_settings({"grid": "quick", "seed": 5})
+    assert [c.replace(seed=0).compact for c in named] == [c.compact for c in load_grid("quick")]
+    assert {c.seed for c in named} == {5}
+    with pytest.raises(ValueError, match="either grid= or list values"):
+        grid_from_settings({"grid": "quick", "gamma": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="gamma is an empty list"):
+        grid_from_settings({"gamma": []})
 
 
 def test_shipped_grids_load_by_name_and_path():

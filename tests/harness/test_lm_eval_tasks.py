@@ -89,12 +89,18 @@ def test_process_results_humaneval_canonical_solution_passes():
     assert out == {"pass@1": 1.0, "pass@1_never_seen": None, "visible_pass@1": 1.0}
 
 
-def test_summary_recorded_by_the_model_is_logged_once():
+def test_the_summary_travels_with_the_answer():
+    """The model's answer carries its summary to process_results; a plain answer (another
+    model, or a response lm-eval cached) gets none, and no state is kept between calls."""
+    import pickle
+
     doc, row = _doc("egcfg_mbpp")
-    lm_eval_tasks.record_summary(doc["benchmark"], doc["task_id"], {"guided_lines": 2, "lines": 4})
-    first = lm_eval_tasks.process_results(doc, [row["code"]])
+    answer = lm_eval_tasks.with_summary(row["code"], {"guided_lines": 2, "lines": 4})
+    assert answer == row["code"] and pickle.loads(pickle.dumps(answer)).egcfg_summary == {"guided_lines": 2, "lines": 4}
+    first = lm_eval_tasks.process_results(doc, [answer])
     assert first["egcfg"] == {"guided_lines": 2, "lines": 4}
     assert "egcfg" not in lm_eval_tasks.process_results(doc, [row["code"]])
+    assert lm_eval_tasks.with_summary("x", None) == "x" and type(lm_eval_tasks.with_summary("x", None)) is str
     assert lm_eval_tasks.guided_share([first["egcfg"], {"guided_lines": 0, "lines": 2}]) == 0.25
 
 
