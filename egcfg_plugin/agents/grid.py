@@ -38,11 +38,15 @@ def load_grid(spec) -> list[EGCFGConfig]:
     path = _grid_path(text)
     if path is not None:
         return read_grid_file(path)
+    if text.replace("_", "").replace("-", "").isalpha() and text != "baseline":   # a grid name, mistyped
+        close = difflib.get_close_matches(text, shipped_grids(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown grid {text!r}.{hint} Give a shipped grid ({', '.join(shipped_grids())}), "
+                         f"a grid YAML file or compact configs like s3t0.7d2k1g1.0")
     try:
         configs = [EGCFGConfig.parse(part) for part in text.split(",") if part.strip()]
     except ValueError as e:
-        raise ValueError(f"grid {text!r} is not a YAML file, not a shipped grid ({', '.join(shipped_grids())}) "
-                         f"and not a list of compact configs: {e}") from None
+        raise ValueError(f"grid {text!r}: {e}") from None
     if not configs:
         raise ValueError(f"grid {text!r} names no configs; give e.g. 'quick' or 's3t0.7d2k1g1.0'")
     return _dedupe(configs, source=repr(text))

@@ -98,6 +98,9 @@ class EGCFGConfig:
                 values[_COMPACT_KEYS[m.group(1)]] = m.group(2)
                 pos = m.end()
             if pos != len(head):
+                if "=" in head:   # key=value written as the head: settings go after a '+'
+                    raise ValueError(f"cannot parse config {text!r}: write settings as '+key=value' after "
+                                     f"'baseline' or a compact head, e.g. 's3t0.7d2k1g1.0+seed=1'")
                 raise ValueError(
                     f"cannot parse config {text!r} at {head[pos:]!r}: expected keys s,t,d,k,g,p "
                     f"each followed by a number, e.g. 's3t0.75d2k1g1.0', or 'baseline'")
@@ -115,7 +118,11 @@ class EGCFGConfig:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(fields))
         if unknown:
-            raise ValueError(f"unknown EG-CFG setting(s) {unknown}; known: {sorted(fields)}")
+            import difflib
+
+            close = difflib.get_close_matches(str(unknown[0]), list(fields), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(fields)}"
+            raise ValueError(f"unknown EG-CFG setting {unknown[0]!r}; {hint}")
         typed = {name: _coerce(name, fields[name].type, v) for name, v in values.items()}
         return cls(**typed)
 

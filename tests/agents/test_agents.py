@@ -105,8 +105,13 @@ def test_empty_grids_are_errors(tmp_path, text):
 def test_bad_specs_are_errors():
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         load_grid("nope.yaml")
-    with pytest.raises(ValueError, match="not a YAML file.*quick"):
+    with pytest.raises(ValueError, match="unknown grid 'quik'. Did you mean 'quick'"):
         load_grid("quik")
+    for spec, says in [("quik", "Did you mean 'quick'"), ("s3t0.7d2k1g1.0+gama=1", "did you mean 'gamma'"),
+                       ("gama=1", "'+key=value'"), ("s3t0.7d2k1g-1", "gamma=-1.0 is out of range")]:
+        with pytest.raises(ValueError) as e:
+            load_grid(spec)
+        assert says in str(e.value) and len(str(e.value)) < 200, str(e.value)
 
 
 # -- selection ---------------------------------------------------------------------------------
