@@ -30,9 +30,11 @@ log = logging.getLogger(__name__)
 
 def print_path(argv: list[str] | None = None) -> int:
     """`egcfg tasks-path`: print the folder to pass to lm_eval --include_path."""
-    if argv:
-        sys.stderr.write("egcfg tasks-path takes no arguments\n")
-        return 2
+    import argparse
+
+    argparse.ArgumentParser(prog="egcfg tasks-path", description=(
+        "Print the folder of egcfg's lm-eval task YAMLs (egcfg_mbpp, egcfg_humaneval, ...), for "
+        'lm_eval --include_path "$(egcfg tasks-path)". Takes no arguments.')).parse_args(argv or [])
     sys.stdout.write(tasks_dir() + "\n")
     return 0
 
