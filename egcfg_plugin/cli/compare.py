@@ -29,9 +29,30 @@ OUR_FILES = ("run.json", "summary.md", "summary.csv", "compare.png", "flips.md")
 CONTROLS = ("sample-filter", "greedy+sample-filter")
 
 
+CONFIG_FORMAT = """\
+config format (--egcfg, --baseline):
+  s3t0.7d2k1g1.0     s candidates per refresh, t their temperature, d horizon in lines,
+                     k refresh every k lines, g gamma (guidance strength); p0.9 adds top_p
+  baseline           gamma=0: plain greedy decoding on the same code path
+  ...+key=value      any other setting, e.g. s3t0.7d2k1g1.0+seed=1+prompt_style=brief
+  a,b,c              several configs: the agents, tried in order (see egcfg_plugin.agents)
+  quick, paper_grid  a shipped grid; or a grid YAML file (configs/*.yaml)"""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option (unless its help already says it, or it is off/unset); the
+    description and epilog kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="egcfg compare", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=HelpFormatter, epilog=CONFIG_FORMAT)
     p.add_argument("--task", required=True, help="benchmark: mbpp, humaneval, mbpp_plus, humaneval_plus, ...")
     p.add_argument("--model", default="default", help="'default', a pinned model name, a local folder or a hub name")
     p.add_argument("--baseline", default="greedy",
@@ -93,6 +114,10 @@ def prepare(args) -> dict:
         raise SystemExit(f"egcfg compare: --limit {args.limit} selects no task; give a positive number or leave it out")
     if args.workers < 1:
         raise SystemExit(f"egcfg compare: --workers {args.workers}: need at least 1")
+    from egcfg_plugin.cli.checks import check_device, check_model
+
+    check_device(args.device, "egcfg compare")
+    check_model(args.model, "egcfg compare")
     if args.baseline in CONTROLS:   # the greedy baseline stays: the summary compares EG-CFG with both
         if args.control not in (None, args.baseline):
             raise SystemExit(f"egcfg compare: --baseline {args.baseline} and --control {args.control} disagree")

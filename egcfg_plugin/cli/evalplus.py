@@ -32,7 +32,8 @@ DEFAULT_CONFIG = "s3t0.7d2k1g1.0"
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="egcfg evalplus", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="{codegen,evaluate}")
-    _codegen_args(sub.add_parser("codegen", help="write EvalPlus samples with EG-CFG (resumable)"))
+    _codegen_args(sub.add_parser("codegen", help="write EvalPlus samples with EG-CFG (resumable)",
+                                 description=CODEGEN_ABOUT))
     _evaluate_args(sub.add_parser("evaluate", help="check samples, then run evalplus.evaluate on them"))
     args = parser.parse_args(argv)
     if args.command is None:
@@ -44,12 +45,25 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         sys.stderr.write(f"egcfg evalplus {args.command}: {msg}\n")
         return 2
+    except SystemExit as e:      # a one-line check (cli.checks) that already names the command
+        if not isinstance(e.code, str):
+            raise
+        sys.stderr.write(e.code + "\n")
+        return 2
 
 
 # -- codegen -------------------------------------------------------------------------------------
+CODEGEN_ABOUT = (
+    "Write EvalPlus samples with EG-CFG (resumable), in evalplus.codegen's layout. EvalPlus's own "
+    "--backend, --greedy and --n_samples are absent on purpose: the backend is EG-CFG's decoding loop on "
+    "--model (transformers or llama.cpp, named in the model spec), and its final decoding is greedy and "
+    "deterministic, so there is one sample per task (pass@1 at temperature 0).")
+
+
 def _codegen_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help="humaneval (HumanEval+) or mbpp (MBPP+)")
-    p.add_argument("--model", default="default", help="'default', a pinned model name, or a local folder")
+    p.add_argument("--model", default="default",
+                   help="'default', a pinned model name, a local folder, a .gguf file or a hub name")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--config", default=None,
                        help=f"one EG-CFG config, e.g. s3t0.7d2k1g1.0, or 'baseline' (gamma=0, greedy); "
@@ -74,6 +88,9 @@ def codegen(args) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be a positive number of tasks, got {args.limit}")
     configs, label = _configs(args)
+    from egcfg_plugin.cli.checks import check_model
+
+    check_model(args.model, "egcfg evalplus codegen")
     source = dataset_file(spec.name)
     pairs = read_task_lines(source)
     log.info("dataset %s: %d tasks from %s", spec.name, len(pairs), source)
@@ -81,7 +98,6 @@ def codegen(args) -> int:
     if args.limit is not None and args.limit < len(pairs):
         pairs = pairs[: args.limit]
         override = Path(args.root) / spec.name / f"{spec.release}-limit{args.limit}.jsonl"
-        write_subset(override, [line for _, line in pairs])
     tasks = {task["task_id"]: task for task, _ in pairs}
     samples_path = Path(args.samples) if args.samples else default_samples_path(
         args.root, spec.name, args.model, label, args.limit if override != source else None)
@@ -95,6 +111,8 @@ def codegen(args) -> int:
              len(tasks), len(todo))
     if todo:
         _generate(args, spec.name, tasks, todo, configs, label, samples, raw)
+    if override != source:    # written once samples exist, so a failed start leaves no stray file
+        write_subset(override, [line for _, line in pairs])
     _summary(spec, samples_path, raw_path, override, tasks, raw)
     return 0
 
