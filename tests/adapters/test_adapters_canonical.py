@@ -210,10 +210,10 @@ def test_ds1000_flags_rows_that_import_a_missing_module():
 
     adapter = DS1000Adapter()
     rows = load(adapter)
-    flagged = {adapter.task_id(r) for r in rows if "unscorable" in adapter.problem(r).meta}
+    flagged = {adapter.task_id(r) for r in rows if adapter.problem(r).meta.get("unscorable", "").startswith("needs ")}
     expected = {adapter.task_id(r) for r in rows
                 if any(importlib.util.find_spec(m) is None for m in adapter.needed_modules(r))}
-    assert flagged == expected
+    assert flagged == expected     # the other unscorable rows: references broken here (test_real_data_cc_ds.py)
     tf = [r for r in rows if adapter.library(r) == "Tensorflow"]
     assert len(tf) == 45 and all("tensorflow" in adapter.needed_modules(r) for r in tf)
     if importlib.util.find_spec("tensorflow") is None:
