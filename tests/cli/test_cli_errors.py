@@ -105,6 +105,10 @@ def test_cuda_on_a_cpu_only_torch_is_one_line(capsys, tmp_path):
 
 
 def test_a_missing_data_dir_is_an_error_in_every_face(capsys, monkeypatch, tmp_path):
+    from task_adapters import registry
+
+    monkeypatch.setattr(registry, "_instances", {})    # no adapter holding rows an earlier test loaded
+    monkeypatch.setattr("egcfg_plugin.core.models.load_model", lambda *a, **k: pytest.fail("a model loaded"))
     monkeypatch.setenv("EGCFG_DATA_DIR", str(tmp_path / "no-such-dir"))
     rc, _, err = run(capsys, "compare", "--task", "mbpp", "--limit", "1", "--out", str(tmp_path / "run"))
     assert rc == 2 and "EGCFG_DATA_DIR" in one_line(err) and "not a folder" in err
