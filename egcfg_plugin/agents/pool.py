@@ -24,7 +24,7 @@ import time
 import traceback
 from collections import deque
 
-from egcfg_plugin.agents.selection import passes_visible
+from egcfg_plugin.agents.selection import needed as agent_needed
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,8 @@ class AgentPool:
                 return True
             for cfgs in groups.values():
                 names = [c.compact for c in cfgs]
-                if cfg.compact in names:
-                    p = names.index(cfg.compact)
-                    if not any(passes_visible(done.get(n)) for n in names[:p]):
-                        return True
+                if cfg.compact in names and agent_needed([done.get(n) for n in names], names.index(cfg.compact)):
+                    return True
             return False
 
         running: dict[int, tuple[int, object]] = {}   # worker -> (job id, config)

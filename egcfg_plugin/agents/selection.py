@@ -30,6 +30,12 @@ def passes_visible(result) -> bool:
     return result is not None and result.visible_total > 0 and result.visible_passed == result.visible_total
 
 
+def needed(results: list, index: int) -> bool:
+    """Whether agent `index` can still be the answer: no earlier agent passes every visible test
+    (the rule takes the first that does). Results are in agent order, None = not finished."""
+    return not any(passes_visible(r) for r in results[:index])
+
+
 def settled_at(results: list) -> int | None:
     """The index of the agent that settles the task, once it is decided whatever later agents do:
     the first visible pass with every earlier agent finished. None while undecided."""

@@ -5,7 +5,7 @@ import pytest
 
 import egcfg_plugin.core.decoding as decoding
 from egcfg_plugin.agents.grid import expand_grid, grid_from_settings, load_grid, shipped_grids
-from egcfg_plugin.agents.selection import select, settled_at
+from egcfg_plugin.agents.selection import needed, select, settled_at
 from egcfg_plugin.agents.solve import solve
 from egcfg_plugin.agents.cache import GenerationCache, MemoryCache
 from egcfg_plugin.core.config import EGCFGConfig
@@ -134,6 +134,15 @@ def test_settled_only_when_every_earlier_agent_is_done():
     assert settled_at([None, _res(1, 1)]) is None
     assert settled_at([_res(0, 1), _res(1, 1), None]) == 1
     assert settled_at([_res(0, 1), _res(0, 1)]) is None
+
+
+def test_an_agent_is_needed_until_an_earlier_one_passes_even_if_others_still_run():
+    """The worker pool's cancel rule (agents.pool) and settled_at read the same rule."""
+    results = [None, _res(1, 1), None, None]
+    assert needed(results, 0) and needed(results, 1)
+    assert not needed(results, 2) and not needed(results, 3)   # agent 1 passes: later ones cannot win
+    assert settled_at(results) is None                           # ...but agent 0 may still pass first
+    assert needed([_res(0, 1), _res(0, 1)], 1)
 
 
 # -- sequential solving ------------------------------------------------------------------------
