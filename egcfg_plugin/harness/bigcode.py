@@ -173,7 +173,24 @@ def problem_for(task: BigcodeTask, task_id, prompt: str):
     base = adapter.problem(row, style="base")
     code_prefix = prompt if def_complete(prompt, base.entry_point) else ""
     return dataclasses.replace(base, prompt=prompt, code_prefix=code_prefix, response_prefix="",
-                               signal_at=len(prompt) - len(code_prefix), chat_rendered=False), row
+                               signal_at=len(prompt) - len(code_prefix), chat_rendered=False,
+                               visible_tests=shown_tests(adapter, row, prompt)), row
+
+
+def shown_tests(adapter, row: dict, prompt: str) -> tuple:
+    """The adapter's visible tests that bigcode's prompt shows. Our MBPP prompts show all of
+    test_list, bigcode's only test_list[0]: the other asserts stay out of guidance and selection
+    (bigcode scores them). HumanEval's visible tests are its docstring examples, all in the prompt."""
+    tests = tuple(adapter.visible_tests(row))
+    asserts = getattr(adapter, "visible_asserts", None)
+    if asserts is None:
+        return tests
+    texts = asserts(row)
+    if len(texts) != len(tests):
+        raise ValueError(f"{adapter.name} task {adapter.task_id(row)}: {len(tests)} visible tests for "
+                         f"{len(texts)} asserts; cannot tell which ones the bigcode prompt shows")
+    lines = {line.strip() for line in prompt.splitlines()}
+    return tuple(t for t, a in zip(tests, texts) if a in lines)
 
 
 def our_verdicts(task: BigcodeTask, row: dict, program: str) -> dict:
