@@ -109,11 +109,14 @@ def codegen(args) -> int:
     todo = [t for t in tasks if t not in samples]
     log.info("%s: %d of %d tasks already written; %d to generate", samples_path, len(tasks) - len(todo),
              len(tasks), len(todo))
-    if todo:
-        _generate(args, spec.name, tasks, todo, configs, label, samples, raw)
+    failed = _generate(args, spec.name, tasks, todo, configs, label, samples, raw) if todo else []
     if override != source:    # written once samples exist, so a failed start leaves no stray file
         write_subset(override, [line for _, line in pairs])
     _summary(spec, samples_path, raw_path, override, tasks, raw)
+    if failed:                # a partial run: exit 1 (not 2, which is for bad arguments)
+        sys.stderr.write(f"egcfg evalplus: {len(failed)} task(s) failed on the endpoint and have no sample: "
+                         f"{', '.join(failed[:20])}; rerun the same command to resume them\n")
+        return 1
     return 0
 
 
@@ -206,7 +209,8 @@ def _free_name(path: Path) -> Path:
     return candidate
 
 
-def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
+def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> list[str]:
+    """Generate the `todo` tasks; returns those that failed on a served model (no sample written)."""
     from evalplus.sanitize import sanitize
     from tqdm import tqdm
 
@@ -253,9 +257,7 @@ def _generate(args, dataset, tasks, todo, configs, label, samples, raw) -> None:
     bar.close()
     if no_code:
         log.warning("%d task(s) got no code: %s", len(no_code), ", ".join(no_code[:20]))
-    if failed:
-        raise SystemExit(f"egcfg evalplus: {len(failed)} task(s) failed on the endpoint and have no sample: "
-                         f"{', '.join(failed[:20])}; rerun the same command to resume them")
+    return failed
 
 
 def raw_record(last: dict, solution: str, sanitized: str) -> dict:

@@ -195,8 +195,14 @@ class EGCFGLM(HFLM):
 
     def _continue_plain(self, context: str, tokens: list[int], until: list[str], max_gen_toks: int) -> str:
         """Greedy HF generate from context + tokens, with HFLM's stop criteria counted from the
-        end of the context; returns the decoded continuation including `tokens`."""
+        end of the context; returns the decoded continuation including `tokens`.
+
+        The cache is rebuilt as HFLM's own generate built it: the context in one forward, then
+        `tokens` one at a time. One forward over context + tokens would round differently (bf16
+        on CPU), and greedy would part from HFLM's text a few hundred tokens later."""
         import torch
+
+        from egcfg_plugin.core.backend_hf import HFBackend
 
         if len(tokens) >= max_gen_toks:
             return self.tok_decode(tokens)
@@ -206,7 +212,13 @@ class EGCFGLM(HFLM):
         stopping = stop_sequences_criteria(self.tokenizer, until, ctx.shape[1], 1)
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                                              enabled=self.mixed_precision_dtype is not None):
-            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+            cache = None
+            if tokens:
+                stream = HFBackend(self.model, self.tokenizer).stream(ctx[0].tolist())
+                for t in tokens[:-1]:      # generate() itself runs the last one
+                    stream.push(t)
+                cache = stream.cache
+            out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), past_key_values=cache,
                                       max_length=ctx.shape[1] + max_gen_toks, stopping_criteria=stopping,
                                       pad_token_id=self.tokenizer.pad_token_id, use_cache=True, do_sample=False)
         return self.tok_decode(out[0, ctx.shape[1]:].tolist())
