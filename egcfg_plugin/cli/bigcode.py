@@ -35,13 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from egcfg_plugin.cli.checks import one_line_errors
     from egcfg_plugin.harness.bigcode import BigcodeError
 
-    try:
-        return generate(args) if args.command == "generate" else evaluate(args)
-    except (ValueError, FileNotFoundError, BigcodeError) as e:
-        sys.stderr.write(f"egcfg bigcode {args.command}: {e}\n")
-        return 2
+    return one_line_errors(f"egcfg bigcode {args.command}",
+                           lambda: generate(args) if args.command == "generate" else evaluate(args), (BigcodeError,))
 
 
 def output_path(out: str, task: str) -> Path:

@@ -70,3 +70,21 @@ def check_device(device: str | None, prog: str) -> None:
     if not torch.cuda.is_available():
         why = "was built without CUDA" if torch.version.cuda is None else "sees no GPU"
         raise SystemExit(f"{prog}: --device {device}: this torch ({torch.__version__}) {why}; use --device cpu")
+
+
+def one_line_errors(prog: str, run, extra: tuple = ()) -> int:
+    """`run()`'s exit code, or 2 with one line on stderr for a usage error: a bad value
+    (ValueError, KeyError, a missing file, `extra`) or a check's SystemExit message."""
+    import sys
+
+    try:
+        return run()
+    except (ValueError, FileNotFoundError, KeyError, *extra) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        sys.stderr.write(f"{prog}: {msg}\n")
+        return 2
+    except SystemExit as e:      # a one-line check (cli.checks) that already names the command
+        if not isinstance(e.code, str):
+            raise
+        sys.stderr.write(e.code + "\n")
+        return 2

