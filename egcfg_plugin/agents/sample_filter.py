@@ -65,7 +65,8 @@ class SampleFilter:
     @property
     def name(self) -> str:
         head = "greedy+sample-filter" if self.greedy_first else "sample-filter"
-        return f"{head} n={self.n} t={self.t:g} top_p={self.top_p:g}"
+        cap = f" max_new_tokens={self.max_new_tokens}" if self.max_new_tokens != 512 else ""
+        return f"{head} n={self.n} t={self.t:g} top_p={self.top_p:g}{cap}"
 
     def sample(self, i: int) -> SampleConfig:
         return SampleConfig(t=self.t, top_p=self.top_p, seed=i, max_new_tokens=self.max_new_tokens)

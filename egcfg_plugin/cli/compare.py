@@ -125,7 +125,7 @@ def prepare(args) -> dict:
     try:
         grid = load_grid(args.egcfg)
         base = baseline_config(args.baseline)
-        control = control_config(args)
+        control = control_config(args, grid)
     except (ValueError, FileNotFoundError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
     if control is not None and args.workers > 1:
@@ -174,14 +174,16 @@ def prepare(args) -> dict:
             "baseline_from": source, "control": control}
 
 
-def control_config(args):
-    """The --control settings as a SampleFilter, or None."""
+def control_config(args, grid=()):
+    """The --control settings as a SampleFilter, or None. Each sample may write as many tokens as
+    the EG-CFG grid's largest `max_new_tokens`, so a `+max_new_tokens=` on the grid caps both arms."""
     if not getattr(args, "control", None):
         return None
     from egcfg_plugin.agents.sample_filter import SampleFilter, parse_n
 
+    cap = {"max_new_tokens": max(c.max_new_tokens for c in grid)} if grid else {}
     return SampleFilter(n=parse_n(args.control_n), t=args.control_t, top_p=args.control_top_p,
-                        greedy_first=args.control == "greedy+sample-filter")
+                        greedy_first=args.control == "greedy+sample-filter", **cap)
 
 
 def check_baseline_source(path: str, identity: dict, out: Path) -> dict:

@@ -273,6 +273,15 @@ def test_the_sample_filter_control_matches_egcfg_tokens_and_is_compared(env):
     assert "Solved only by the control (1)" in flips
 
 
+def test_the_control_takes_the_grids_token_cap():
+    from egcfg_plugin.agents.grid import load_grid
+
+    args = types.SimpleNamespace(control="sample-filter", control_n="auto", control_t=0.8, control_top_p=0.95)
+    capped = cli_compare.control_config(args, load_grid("s3t0.7d2k1g1.0+max_new_tokens=200"))
+    assert capped.max_new_tokens == 200 and capped.name.endswith(" max_new_tokens=200")
+    assert cli_compare.control_config(args, load_grid("s3t0.7d2k1g1.0")).max_new_tokens == 512
+
+
 def test_the_run_records_wording_and_where_configs_were_chosen(env):
     _run(env, "--limit", "1", "--chosen-on", "mbpp validation 511-600")
     meta = json.loads((env.out / "run.json").read_text())
