@@ -29,7 +29,7 @@ class HFBackend:
         self.tokenizer = tokenizer
         self.device = next(model.parameters()).device
         params = inspect.signature(model.forward).parameters
-        self.cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._has_logits_to_keep = "logits_to_keep" in params
         self.counters: dict[str, float] = {"forward_calls": 0, "model_s": 0.0}
 
@@ -46,7 +46,7 @@ class HFBackend:
         """Run `ids` (batch, n) after `past_len` cached tokens; return last-position logits (batch, vocab) in fp32."""
         t0 = time.perf_counter()
         n = ids.shape[1]
-        kwargs = {self.cache_kw: cache, "use_cache": True,
+        kwargs = {self._cache_kw: cache, "use_cache": True,
                   "attention_mask": torch.ones(ids.shape[0], past_len + n, dtype=torch.long, device=self.device),
                   "position_ids": torch.arange(past_len, past_len + n, device=self.device).unsqueeze(0).expand(ids.shape[0], -1)}
         if self._has_logits_to_keep:

@@ -212,13 +212,13 @@ class EGCFGLM(HFLM):
         stopping = stop_sequences_criteria(self.tokenizer, until, ctx.shape[1], 1)
         with torch.no_grad(), torch.autocast(device_type=self.device.type, dtype=self.mixed_precision_dtype,
                                              enabled=self.mixed_precision_dtype is not None):
-            backend = HFBackend(self.model, self.tokenizer)
             cache = {}
             if tokens:
-                stream = backend.stream(ctx[0].tolist())
+                stream = HFBackend(self.model, self.tokenizer).stream(ctx[0].tolist())
                 for t in tokens[:-1]:      # generate() itself runs the last one
                     stream.push(t)
-                cache = {backend.cache_kw: stream.cache}   # `cache` in newer transformers
+                name = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+                cache = {name: stream.cache}   # `cache` in newer transformers
             out = self.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), **cache,
                                       max_length=ctx.shape[1] + max_gen_toks, stopping_criteria=stopping,
                                       pad_token_id=self.tokenizer.pad_token_id, use_cache=True, do_sample=False)
