@@ -130,17 +130,21 @@ class DS1000Adapter(Adapter):
         """Run the references of `rows` not checked yet (library installed) in one batch and cache
         the outcomes. A deterministic failure (an exception, a wrong value) marks the row; a
         timeout or a killed run is not cached (the next call tries again)."""
-        todo = [r for r in rows if not any(not _module_available(m) for m in self.needed_modules(r))
-                and _REFERENCE_CHECKS.get(self._reference_key(r)) is None]
+        todo = []                 # (row, its cache key), each key computed once
+        for r in rows:
+            if all(_module_available(m) for m in self.needed_modules(r)):
+                key = self._reference_key(r)
+                if _REFERENCE_CHECKS.get(key) is None:
+                    todo.append((r, key))
         if not todo:
             return
         log.info("DS-1000: checking %d reference answers with the installed libraries (cached)", len(todo))
-        for row, score in zip(todo, self.score_many([(r, r["reference_code"]) for r in todo])):
+        for (row, key), score in zip(todo, self.score_many([(r, r["reference_code"]) for r, _ in todo])):
             if score.all_passed:
-                _REFERENCE_CHECKS.put(self._reference_key(row), {"failure": None})
+                _REFERENCE_CHECKS.put(key, {"failure": None})
             elif all(r.status.value in ("passed", "failed", "error") for r in score.results):
                 why = " ".join((score.first_failure or "").split())[:200]
-                _REFERENCE_CHECKS.put(self._reference_key(row), {"failure": f"reference fails here: {why}"})
+                _REFERENCE_CHECKS.put(key, {"failure": f"reference fails here: {why}"})
 
     prepare = check_references   # lm-eval's load_docs checks every row up front
 

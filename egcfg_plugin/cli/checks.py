@@ -77,14 +77,16 @@ def one_line_errors(prog: str, run, extra: tuple = ()) -> int:
     (ValueError, KeyError, a missing file, `extra`) or a check's SystemExit message."""
     import sys
 
+    from egcfg_plugin.cli import USAGE_ERROR
+
     try:
         return run()
     except (ValueError, FileNotFoundError, KeyError, *extra) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         sys.stderr.write(f"{prog}: {msg}\n")
-        return 2
+        return USAGE_ERROR
     except SystemExit as e:      # a one-line check (cli.checks) that already names the command
         if not isinstance(e.code, str):
             raise
         sys.stderr.write(e.code + "\n")
-        return 2
+        return USAGE_ERROR
