@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--egcfg", default="quick",
                    help="agents: a shipped grid (quick, paper_grid), a grid YAML file, or compact configs joined by commas")
     p.add_argument("--limit", type=int, default=None, help="run the first N tasks of the benchmark's test split")
+    p.add_argument("--ids", default=None, metavar="IDS",
+                   help="run only these tasks, in the benchmark's order: ids joined by commas as the benchmark "
+                        "writes them or by number (DS1000/0 or 0, Mbpp/2 or 2), or @FILE with one id per line")
     p.add_argument("--split", default=None,
                    help="another split of a benchmark that has several (MBPP: validation, prompt, train, all); "
                         "tune on validation, report on test")
@@ -139,9 +142,11 @@ def prepare(args) -> dict:
     except (KeyError, ValueError) as e:
         raise SystemExit(f"egcfg compare: {e.args[0] if e.args else e}") from None
     try:   # a missing data file or a malformed row is reported here, before any model loads
-        rows = adapter.load(args.limit)
+        rows = adapter.load(None if args.ids else args.limit)
     except (FileNotFoundError, ValueError) as e:
         raise SystemExit(f"egcfg compare: {e}") from None
+    if args.ids:
+        rows = select_ids(adapter, rows, args.ids)[:args.limit]
     if args.split and getattr(type(adapter), "select", Adapter.select) is Adapter.select:
         raise SystemExit(f"egcfg compare: task {args.task!r} has no splits; leave out --split {args.split}")
     if not rows:
@@ -172,6 +177,29 @@ def prepare(args) -> dict:
         clear_run(out)
     return {"out": out, "grid": grid, "base": base, "identity": identity, "adapter": adapter, "rows": rows,
             "baseline_from": source, "control": control}
+
+
+def select_ids(adapter, rows: list, text: str) -> list:
+    """The rows whose ids `text` names (see --ids), in the benchmark's order; an id that is not in
+    the data is an error that names it."""
+    if text.startswith("@"):
+        try:
+            text = ",".join(Path(text[1:]).read_text().split())
+        except OSError as e:
+            raise SystemExit(f"egcfg compare: --ids {text}: {e.strerror or e}") from None
+    wanted = [x.strip() for x in text.split(",") if x.strip()]
+    if not wanted:
+        raise SystemExit(f"egcfg compare: --ids {text!r} names no task")
+    try:
+        keys = {adapter.normalize_id(x): x for x in wanted}
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f"egcfg compare: --ids: {e}") from None
+    picked = [r for r in rows if adapter.task_id(r) in keys]
+    missing = [x for k, x in keys.items() if k not in {adapter.task_id(r) for r in picked}]
+    if missing:
+        raise SystemExit(f"egcfg compare: --ids: no task {', '.join(missing)} in the data "
+                         f"(ids look like {adapter.task_id(rows[0]) if rows else '?'})")
+    return picked
 
 
 def control_config(args, grid=()):

@@ -62,7 +62,7 @@ def run_compare(args, prep: dict, command: str) -> None:
 
     meta = dict(prep["identity"], egcfg_name=grid_name(args.egcfg),
                 model_id=model_id, device=device_info(device, args.workers, world), workers=args.workers,
-                limit=args.limit, command=command, started=now(), world_size=world,
+                limit=args.limit, ids=getattr(args, "ids", None), command=command, started=now(), world_size=world,
                 chosen_on=getattr(args, "chosen_on", None) or "unknown",
                 taxonomy={"seen": adapter.taxonomy.seen, "never_seen": adapter.taxonomy.never_seen},
                 cache=None if args.no_cache else str(cache.path))

@@ -40,6 +40,12 @@ class FakeAdapter:
     def load(self, limit=None):
         return [{"task_id": t} for t in PLAN][:limit]
 
+    def task_id(self, row):
+        return row["task_id"]
+
+    def normalize_id(self, task_id):
+        return str(int(task_id))
+
     def problem(self, row, style="chat", wording=None):
         return Problem(task_id=row["task_id"], prompt=f"task {row['task_id']}\ndef f(x):\n", entry_point="f",
                        code_prefix="def f(x):\n", visible_tests=(TestCase.call("assert f(1)"),) * 2)
@@ -202,6 +208,38 @@ def test_missing_data_or_a_malformed_row_is_refused_before_the_model_loads(env, 
         cli_compare.main(["--task", "fake", "--out", str(env.out), "--cache", str(env.cache)])
     assert str(e.value) == f"egcfg compare: {error}"
     assert env.loads == [] and env.calls == []
+
+
+def test_ids_run_only_the_named_tasks_in_the_benchmarks_order(env, tmp_path):
+    _run(env, "--ids", "3, 1")
+    assert {r["task_id"] for r in _records(env.out)} == {"1", "3"}
+    assert sorted({t for t, _ in env.calls}) == ["1", "3"]
+    assert json.loads((env.out / "run.json").read_text())["ids"] == "3, 1"
+    assert "50.0% (1/2)" in (env.out / "summary.md").read_text()     # EG-CFG solves task 1 of the two
+    (tmp_path / "ids.txt").write_text("0\n03\n")        # a file, one id per line; "03" is task 3
+    _run(env, "--ids", f"@{tmp_path / 'ids.txt'}", "--limit", "1")
+    assert {r["task_id"] for r in _records(env.out)} == {"0", "1", "3"}
+
+
+@pytest.mark.parametrize("ids, message", [("1,7", "no task 7 in the data"), (" , ", "names no task"),
+                                          ("x", "--ids"), ("@/nonexistent/ids.txt", "--ids @/nonexistent")])
+def test_bad_ids_are_refused_before_the_model_loads(env, ids, message):
+    with pytest.raises(SystemExit) as e:
+        _run(env, "--ids", ids)
+    assert message in str(e.value)
+    assert env.loads == [] and env.calls == []
+
+
+def test_ids_take_each_benchmarks_own_id_forms():
+    from egcfg_plugin.cli.compare import select_ids
+    from task_adapters import registry
+
+    plus = registry.get_adapter("mbpp_plus")
+    rows = [{"task_id": f"Mbpp/{i}"} for i in (2, 3, 4)]
+    assert select_ids(plus, rows, "4,Mbpp/2") == [rows[0], rows[2]]
+    ds = registry.get_adapter("ds1000")
+    rows = [{"metadata": {"problem_id": i}} for i in (0, 291, 292)]
+    assert select_ids(ds, rows, "DS1000/291,0") == [rows[0], rows[1]]
 
 
 def test_an_out_dir_with_another_config_is_refused_unless_forced(env):
