@@ -211,11 +211,18 @@ def file_sha256(path: str | os.PathLike) -> str:
 _HUB_REACHABLE: bool | None = None
 
 
+def hub_offline(*names: str) -> bool:
+    """True when one of the hub's offline switches (`names`, default all three) is set to a true
+    value (1, true, yes, on), as huggingface_hub reads them."""
+    names = names or ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in names)
+
+
 def hub_reachable(timeout_s: float = 2.0) -> bool:
     """False when offline mode is set or the hub host cannot be reached quickly (asked once per
     process)."""
     global _HUB_REACHABLE
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+    if hub_offline():
         return False
     if _HUB_REACHABLE is None:
         try:

@@ -147,6 +147,8 @@ def prepare(args) -> dict:
         raise SystemExit(f"egcfg compare: {e}") from None
     if args.ids:
         rows = select_ids(adapter, rows, args.ids)[:args.limit]
+    if hasattr(adapter, "prepare"):   # e.g. DS-1000's reference checks, one batch instead of one per row
+        adapter.prepare(rows)
     if args.split and getattr(type(adapter), "select", Adapter.select) is Adapter.select:
         raise SystemExit(f"egcfg compare: task {args.task!r} has no splits; leave out --split {args.split}")
     if not rows:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +54,51 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"
 
 from task_adapters.data import cache_dir  # noqa: E402  (one owner of egcfg's cache folder)
 from task_adapters.data import file_sha256 as _sha256  # noqa: E402  (one hashing helper)
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def model_unavailable(name: str) -> str | None:
+    """Why the model `name` names is neither here nor to be had, as "'<name>': <why and the fix>",
+    or None: 'default', a pinned name, a served model, a local folder or file, a hub name in the
+    hub cache, or one the hub may serve (left to the loader). Loads nothing; used by every face to
+    fail at once instead of waiting on an unreachable hub."""
+    from egcfg_plugin.core.backend import BackendError, ModelSpec
+    from task_adapters.data import hub_offline, hub_reachable
+
+    try:
+        spec = ModelSpec.parse(name)
+        backend = spec.resolved_backend()
+    except (ValueError, BackendError) as e:
+        return f"{name!r}: {e}"
+    model = spec.name
+    if backend == "endpoint" or model in ("default", "") or model in DEFAULT_MODELS:
+        return None
+    if Path(model).expanduser().exists():
+        return None
+    kinds = f"'default', a pinned name ({', '.join(DEFAULT_MODELS)}), a model folder, a .gguf file or a hub name"
+    if not _HUB_ID.match(model) or model.endswith(".gguf") or model.startswith((".", "~")):
+        return f"{model!r}: no such folder or file; give {kinds}"
+    if _in_hub_cache(model):
+        return None
+    if hub_offline("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        return (f"{model!r} is no folder here and not in the hub cache, and HF_HUB_OFFLINE is set; "
+                f"download it first or give a local folder")
+    if not hub_reachable():
+        return f"{model!r} is no folder here, not in the hub cache, and the hub is out of reach; give a local folder or 'default'"
+    return None
+
+
+def _in_hub_cache(repo: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    try:
+        return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+    except Exception:   # an id the hub library refuses: not cached
+        return False
 
 
 def resolve_model_path(name_or_path: str) -> str:

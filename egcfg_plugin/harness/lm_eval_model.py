@@ -68,7 +68,6 @@ class EGCFGLM(HFLM):
         # transformers model (`pretrained`) still serves loglikelihood and plain requests. (HFLM's
         # own `backend` takes causal/seq2seq, so only hf/llamacpp/endpoint are taken here.)
         from egcfg_plugin.core.backend import ENDPOINT_KEYS
-
         engine = kwargs.pop("backend") if kwargs.get("backend") in ("hf", "llamacpp", "endpoint") else "hf"
         keys = [k for k in ENDPOINT_KEYS if k != "tokenizer"] if engine == "endpoint" else ("threads", "n_ctx")
         engine_args = {k: kwargs.pop(k) for k in keys if k in kwargs}
@@ -88,8 +87,11 @@ class EGCFGLM(HFLM):
         self.egcfg_cache = parse_bool("cache", settings.pop("cache", True))
         self.egcfg_configs = configs_from_args(settings)
         if isinstance(pretrained, str):
-            from egcfg_plugin.core.models import resolve_model_path
+            from egcfg_plugin.core.models import model_unavailable, resolve_model_path
 
+            why = model_unavailable(pretrained)
+            if why:   # at once, instead of waiting on a hub that is out of reach
+                raise EGCFGUsageError(f"--model_args pretrained={why}")
             pretrained = resolve_model_path(pretrained)
         super().__init__(pretrained=pretrained, **hf_args)
         if self.backend != "causal":

@@ -230,6 +230,14 @@ def test_bad_ids_are_refused_before_the_model_loads(env, ids, message):
     assert env.loads == [] and env.calls == []
 
 
+def test_an_adapters_prepare_sees_the_selected_rows_once_before_the_model_loads(env, monkeypatch):
+    seen = []
+    monkeypatch.setattr(FakeAdapter, "prepare", lambda self, rows: seen.append(([r["task_id"] for r in rows],
+                                                                                 list(env.loads))), raising=False)
+    _run(env, "--ids", "2,0")
+    assert seen == [(["0", "2"], [])]
+
+
 def test_ids_take_each_benchmarks_own_id_forms():
     from egcfg_plugin.cli.compare import select_ids
     from task_adapters import registry

@@ -81,6 +81,18 @@ def test_create_from_arg_string_fails_before_loading_a_model():
         EGCFGLM.create_from_arg_string("pretrained=/nonexistent/model,s=0")
 
 
+def test_a_model_that_is_nowhere_fails_at_once(monkeypatch, tmp_path):
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(EGCFGUsageError, match="pretrained='nosuch/model' is no folder here.*HF_HUB_OFFLINE"):
+        EGCFGLM.create_from_arg_string("pretrained=nosuch/model,gamma=1.0")
+    with pytest.raises(EGCFGUsageError, match="no such folder or file"):
+        EGCFGLM.create_from_arg_string(f"pretrained={tmp_path / 'nope'}")
+    assert time.perf_counter() - t0 < 10
+
+
 # -- prompt helpers -----------------------------------------------------------------------------------
 CODE = 'def f(x):\n    """Add one.\n    >>> f(1)\n    2\n    """\n'
 
