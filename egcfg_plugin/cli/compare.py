@@ -197,7 +197,8 @@ def select_ids(adapter, rows: list, text: str) -> list:
     except (ValueError, TypeError) as e:
         raise SystemExit(f"egcfg compare: --ids: {e}") from None
     picked = [r for r in rows if adapter.task_id(r) in keys]
-    missing = [x for k, x in keys.items() if k not in {adapter.task_id(r) for r in picked}]
+    found = {adapter.task_id(r) for r in picked}
+    missing = [x for k, x in keys.items() if k not in found]
     if missing:
         raise SystemExit(f"egcfg compare: --ids: no task {', '.join(missing)} in the data "
                          f"(ids look like {adapter.task_id(rows[0]) if rows else '?'})")

@@ -68,6 +68,7 @@ class EGCFGLM(HFLM):
         # transformers model (`pretrained`) still serves loglikelihood and plain requests. (HFLM's
         # own `backend` takes causal/seq2seq, so only hf/llamacpp/endpoint are taken here.)
         from egcfg_plugin.core.backend import ENDPOINT_KEYS
+
         engine = kwargs.pop("backend") if kwargs.get("backend") in ("hf", "llamacpp", "endpoint") else "hf"
         keys = [k for k in ENDPOINT_KEYS if k != "tokenizer"] if engine == "endpoint" else ("threads", "n_ctx")
         engine_args = {k: kwargs.pop(k) for k in keys if k in kwargs}
