@@ -97,6 +97,11 @@ class PlusMixin:
                 record[name] = {"expected": plus_harness.encode(got["values"][sl]), "times": got["times"][sl]}
             _CACHE.put(self._key(row), record)
 
+    def prepare(self, rows: list[dict]) -> None:
+        """Expected outputs of every selected row in one sandbox batch, before any model loads
+        (compare calls this; scoring row by row would compute them one task at a time)."""
+        self.prepare_expected([r for r in rows if "base_input" in r])
+
     def expected(self, row) -> dict:
         rec = _CACHE.get(self._key(row))
         if rec is None:

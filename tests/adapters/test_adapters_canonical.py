@@ -106,6 +106,26 @@ def test_plus_wrong_programs_fail_and_name_the_input(name):
     assert first.results[0].status.value == "failed" and "input #" in first.results[0].error
 
 
+def test_plus_prepare_computes_every_rows_expected_outputs_in_one_batch(monkeypatch, tmp_path):
+    """compare calls adapter.prepare(rows) before the model loads: one sandbox batch for all rows,
+    and scoring afterwards computes nothing more."""
+    from task_adapters import plus
+    from task_adapters.registry import get_adapter
+
+    monkeypatch.setenv("EGCFG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(plus, "_CACHE", plus.data.JsonCache("expected"))
+    batches = []
+    real = plus.run_pairs
+    monkeypatch.setattr(plus, "run_pairs", lambda pairs, *a, **k: batches.append(len(pairs)) or real(pairs, *a, **k))
+    adapter = get_adapter("mbpp_plus")
+    rows = load(adapter)[:4]
+    adapter.prepare(rows)
+    assert batches == [4]
+    assert all(adapter.expected(r)["base"]["expected"] for r in rows)
+    adapter.prepare(rows)
+    assert batches == [4]            # cached: nothing recomputed
+
+
 def test_plus_comparison_follows_evalplus():
     """Floats within atol pass, wrong types fail, set-equal MBPP+ tasks ignore order, a crash names
     its input, and a slow input hits its time limit."""
