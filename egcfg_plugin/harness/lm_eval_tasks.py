@@ -86,7 +86,7 @@ def load_docs(benchmark: str | None = None, **_metadata) -> dict:
     adapter = get_adapter(benchmark)
     try:
         rows = adapter.load()
-        if hasattr(adapter, "prepare"):   # e.g. HumanEval checks its docstring examples in one batch
+        if hasattr(adapter, "prepare"):   # DS-1000 reference checks, HumanEval+/MBPP+ expected outputs: one batch
             adapter.prepare(rows)
         docs = [make_doc(benchmark, adapter, row) for row in rows]
     except (OSError, ValueError) as e:   # DataNotFound, MalformedRow: messages name file / row
