@@ -65,7 +65,8 @@ def _ci(k: int, n: int) -> str:
 
 
 def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, tasks: list[str],
-                     excluded: dict | None = None, pairs: list[Pair] | None = None, oracle: bool = False) -> str:
+                     excluded: dict | None = None, pairs: list[Pair] | None = None, oracle: bool = False,
+                     plot_link: bool = True) -> str:
     device = meta.get("device", "?")
     excluded = excluded or {}
     out = io.StringIO()
@@ -127,8 +128,8 @@ def summary_markdown(meta: dict, stats: list[MethodStats], by_method: dict, task
               "tests passed) scored once. Time: model + sandbox seconds of the agents run "
               "for the task, as generated (cache hits keep their original cost). Tokens: generated plus "
               "sampled candidate tokens.\n")
-    out.write("- Per-task records: `tasks*.jsonl`; tasks solved by one side only: [flips.md](flips.md); "
-              "plot: [compare.png](compare.png).\n")
+    out.write("- Per-task records: `tasks*.jsonl`; tasks solved by one side only: [flips.md](flips.md)"
+              + ("; plot: [compare.png](compare.png).\n" if plot_link else ".\n"))
     return out.getvalue()
 
 
@@ -259,7 +260,7 @@ def render(out_dir, *, png: bool = True, oracle: bool = False) -> str:
     stats, tasks, excluded, pairs = compute(meta, by_method)
     if not tasks:
         raise ValueError(f"{out_dir} has no task with a record for every method yet; nothing to report")
-    md = summary_markdown(meta, stats, by_method, tasks, excluded, pairs, oracle=oracle)
+    md = summary_markdown(meta, stats, by_method, tasks, excluded, pairs, oracle=oracle, plot_link=png)
     (out_dir / "summary.md").write_text(md)
     (out_dir / "summary.csv").write_text(summary_csv(stats, meta.get("device", "?"), pairs))
     if "baseline" in by_method and "egcfg" in by_method:

@@ -107,3 +107,11 @@ def test_never_seen_outcomes_and_pairs():
     assert (p[("control", "all")].egcfg_only, p[("control", "all")].other_only) == (1, 1)
     assert p[("control", NEVER_SEEN)].egcfg_only == 1 and p[("control", NEVER_SEEN)].p_value == 1.0
     assert outcome({"solved": True}, NEVER_SEEN) is None   # a record from before the taxonomy
+
+
+def test_summary_links_the_plot_only_when_one_is_drawn(tmp_path):
+    _write_run(tmp_path, [_rec("0", "baseline", True), _rec("0", "egcfg", False)])
+    assert "compare.png" not in render(tmp_path, png=False)
+    assert not (tmp_path / "compare.png").exists()
+    md = render(tmp_path, png=True)
+    assert (tmp_path / "compare.png").exists() == ("[compare.png](compare.png)" in md)
