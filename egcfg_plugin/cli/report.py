@@ -260,15 +260,17 @@ def render(out_dir, *, png: bool = True, oracle: bool = False) -> str:
     stats, tasks, excluded, pairs = compute(meta, by_method)
     if not tasks:
         raise ValueError(f"{out_dir} has no task with a record for every method yet; nothing to report")
-    md = summary_markdown(meta, stats, by_method, tasks, excluded, pairs, oracle=oracle, plot_link=png)
-    (out_dir / "summary.md").write_text(md)
-    (out_dir / "summary.csv").write_text(summary_csv(stats, meta.get("device", "?"), pairs))
-    if "baseline" in by_method and "egcfg" in by_method:
-        (out_dir / "flips.md").write_text(flips_markdown(by_method, tasks))
+    drawn = False
     if png:
         try:
             plot(out_dir / "compare.png", stats, by_method, tasks,
                  f"{meta.get('task')} · {meta.get('model')} · {len(tasks)} tasks · {meta.get('device', '')}")
+            drawn = True
         except ImportError:
             log.warning("matplotlib is not installed, so compare.png was not drawn: pip install 'egcfg[plot]'")
+    md = summary_markdown(meta, stats, by_method, tasks, excluded, pairs, oracle=oracle, plot_link=drawn)
+    (out_dir / "summary.md").write_text(md)
+    (out_dir / "summary.csv").write_text(summary_csv(stats, meta.get("device", "?"), pairs))
+    if "baseline" in by_method and "egcfg" in by_method:
+        (out_dir / "flips.md").write_text(flips_markdown(by_method, tasks))
     return md
