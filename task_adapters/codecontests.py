@@ -120,9 +120,6 @@ class CodeContestsAdapter(Adapter):
     def meta(self, row) -> dict:
         m = super().meta(row)
         m["time_limit_s"] = self.time_limit_s(row)
-        why = self.unscorable(row)
-        if why:
-            m["unscorable"] = why
         return m
 
     def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:

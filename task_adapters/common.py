@@ -198,7 +198,11 @@ class Adapter:
         raise NotImplementedError
 
     def meta(self, row: dict) -> dict:
-        return {"benchmark": self.name, "family": self.family}
+        m = {"benchmark": self.name, "family": self.family}
+        why = self.unscorable(row) if hasattr(self, "unscorable") else None   # CodeContests, DS-1000
+        if why:
+            m["unscorable"] = why
+        return m
 
     # -- scoring -----------------------------------------------------------------------------------
     def program(self, row: dict, code: str) -> str:

@@ -238,9 +238,6 @@ class DS1000Adapter(Adapter):
         m["library"] = self.library(row)
         m["answer"] = "snippet inserted into exec_context"
         m["sandbox"] = {"preload": list(self.sandbox_preload()), "memory_mb": self.memory_mb(row)}
-        why = self.unscorable(row)
-        if why:
-            m["unscorable"] = why
         return m
 
     def problem(self, row, style: str = "chat", wording: str | None = None) -> Problem:
