@@ -200,14 +200,18 @@ class HumanEvalPlusAdapter(PlusMixin, HumanEvalAdapter):
     plus_dataset = "humaneval"
     required_fields = ("task_id", "prompt", "entry_point")
 
+    @staticmethod
+    def hub_copy(row) -> bool:
+        """A hub copy of HumanEval+ inlines its tests in `test` instead of base/plus inputs."""
+        return "base_input" not in row and bool(row.get("test"))
+
     def check_hidden(self, row) -> None:
-        if "base_input" not in row and row.get("test"):   # a hub copy: tests inlined in `test`
-            return
-        super().check_hidden(row)
+        if not self.hub_copy(row):
+            super().check_hidden(row)
 
     def hidden_tests(self, row) -> list[TestCase]:
         self.check_row(row)
-        if "base_input" not in row and row.get("test"):   # a hub copy: tests inlined in `test`
+        if self.hub_copy(row):
             return HumanEvalAdapter.hidden_tests(self, row)
         return self.plus_tests(row)
 

@@ -213,6 +213,22 @@ def test_plus_row_without_inputs():
         MBPPPlusAdapter().hidden_tests(row)
 
 
+def test_humaneval_plus_hub_copy_is_scored_by_its_check():
+    """A hub copy of HumanEval+ has `test` (a check()) instead of base/plus inputs; both other shapes differ."""
+    from task_adapters.plus import HumanEvalPlusAdapter
+
+    row = {"task_id": "HumanEval/0", "entry_point": "add",
+           "prompt": 'def add(a, b):\n    """>>> add(1, 2)\n    3\n    """\n',
+           "test": "def check(candidate):\n    assert candidate(2, 2) == 4\n"}
+    adapter = HumanEvalPlusAdapter()
+    adapter.check_hidden(row)                       # no base_input needed
+    tests = adapter.hidden_tests(row)
+    assert len(tests) == 1 and "check(add)" in tests[0].code and "candidate(2, 2) == 4" in tests[0].code
+    row.pop("test")
+    with pytest.raises(MalformedRow, match=r"HumanEval/0: row without canonical_solution.*base_input"):
+        adapter.hidden_tests(row)
+
+
 def test_json_cache_survives_an_unwritable_folder(monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("EGCFG_CACHE_DIR", str(tmp_path / "cache"))
 
