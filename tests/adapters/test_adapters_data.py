@@ -214,7 +214,7 @@ def test_plus_row_without_inputs():
 
 
 def test_humaneval_plus_hub_copy_is_scored_by_its_check():
-    """A hub copy of HumanEval+ has `test` (a check()) instead of base/plus inputs; both other shapes differ."""
+    """A hub copy of HumanEval+ has `test` (a check()) instead of base/plus inputs; a row with neither is malformed."""
     from task_adapters.plus import HumanEvalPlusAdapter
 
     row = {"task_id": "HumanEval/0", "entry_point": "add",
