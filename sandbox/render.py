@@ -56,10 +56,15 @@ def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500,
         tail.append(f"Stdout: {_quote(result.stdout, 200)}")
     fixed = sum(len(line) + 1 for line in head + tail) + len("Trace:\n")
     budget = max(max_chars - fixed, 40)
-    body = render_trace(result.trace, max_chars=budget) if result.trace is not None else \
-        "(no trace recorded)"
-    body = "\n".join("  " + line for line in body.splitlines())
-    return "\n".join(head + ["Trace:", body] + tail)
+    for _ in range(8):   # the indent adds 2 characters a line: shrink the trace until it all fits
+        body = render_trace(result.trace, max_chars=budget) if result.trace is not None else \
+            "(no trace recorded)"
+        text = "\n".join(head + ["Trace:", "\n".join("  " + line for line in body.splitlines())] + tail)
+        over = len(text) - max_chars
+        if over <= 0 or budget - over < 40:
+            break
+        budget -= max(over, budget // 10)   # the trace shrinks a whole line at a time
+    return text
 
 
 def render_outcome(result: ExecResult, test: TestCase, *, max_chars: int = 300,

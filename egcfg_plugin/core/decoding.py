@@ -229,6 +229,7 @@ class _Decoder:
         # compared as code (their syntax trees): added comments and blank lines add nothing, and
         # two candidates that differ only in comments run once, as one.
         bare = _code_key(make_executable(prefix + current))
+        written = (prefix + current).count("\n")
         seen: dict[str, Candidate] = {}
         for row in rows:
             ended = bool(row) and row[-1] in self.table.stop_ids
@@ -245,7 +246,7 @@ class _Decoder:
             # the same code seen unfinished and finished (it reached the end): keep the finished one
             if program.strip() and (key not in seen or (complete and not seen[key].complete)):
                 seen[key] = Candidate(continuation=cont, program=program, complete=complete,
-                                      shown=complete or key != bare)
+                                      shown=complete or key != bare, written_lines=written)
         return list(seen.values())
 
     def _execute(self, candidates: list[Candidate]) -> None:

@@ -1,7 +1,9 @@
 """Write the execution signal: what candidate continuations did when run on the visible tests.
 
 Our own wording. The text is bounded by `max_chars`; each candidate gets an equal share, and a
-trace is shortened before a candidate is dropped.
+trace is shortened before a candidate is dropped. A program longer than half its share is shown
+from a few lines before its new lines (the code written so far is in the prompt already), so its
+trace keeps the rest; nothing is ever cut inside a line of code or left in an open code block.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sandbox.types import ExecResult, TestCase
 
+CONTEXT_LINES = 3   # lines of the code written so far shown before a long program's new lines
 HEADER_FULL = (
     "### Runtime behaviour of candidate continuations\n"
     "Below are possible ways to continue the code written so far, each executed on the examples. "
@@ -29,6 +32,7 @@ class Candidate:
     continuation: str              # the sampled text
     program: str                   # the repaired, executable program that was run
     complete: bool = False         # the sample reached the end of the code
+    written_lines: int = 0         # the program's first lines that are the code written so far
     shown: bool = True             # run and shown in the signal (False: it adds nothing runnable)
     runs: list[tuple[TestCase, ExecResult]] = field(default_factory=list)
 
@@ -49,19 +53,62 @@ def build_signal(candidates: list[Candidate], *, style: str = "full", max_chars:
         return ""
     header = HEADER_FULL if style == "full" else HEADER_BRIEF
     candidates = ranked(candidates)
-    share = max(200, (max_chars - len(header)) // len(candidates))
+    share = max(200, (max_chars - len(header)) // len(candidates) - 1)   # -1: the joining newline
     parts = [header]
     for i, cand in enumerate(candidates, 1):
-        head = f"\n#### Candidate {i}{_tally(cand)}\n```python\n{cand.program.rstrip()}\n```"
+        head = f"\n#### Candidate {i}{_tally(cand)}\n" + _program(cand, share // 2)
         if style == "full":
             text = _full_block(head, cand, share)
         else:
             text = "\n".join([head] + [_brief_line(t, r, not cand.complete) for t, r in cand.runs or []])
-        if len(text) > share:
-            text = text[: share - 14].rstrip() + "\n[... cut ...]"
-        parts.append(text)
-    signal = "\n".join(parts)
-    return signal[:max_chars]
+        parts.append(_cut(text, share))
+    while len(parts) > 2 and len("\n".join(parts)) > max_chars:   # the 200-character floor overran
+        parts.pop()
+    if len("\n".join(parts)) > max_chars:   # one candidate, still too long: it gets what is left
+        parts[1] = _cut(parts[1], max(0, max_chars - len(parts[0]) - 1))
+    return "\n".join(parts)[:max_chars]
+
+
+def _program(cand: Candidate, budget: int) -> str:
+    """The program in a code block, whole when it fits `budget`. Else it starts CONTEXT_LINES
+    before the candidate's new lines and loses whole lines at its end, each elision said in
+    prose outside the block (a marker inside it would read as code, and a small model copies it)."""
+    lines = cand.program.rstrip().splitlines()
+    first, last, new = 0, len(lines), min(cand.written_lines, len(lines) - 1)
+
+    def fits() -> bool:
+        return len("\n".join(lines[first:last])) <= budget
+
+    if not fits():
+        first = max(0, new - CONTEXT_LINES)
+        while first < new and not fits():   # context lines go before new lines do
+            first += 1
+    while last - first > 1 and not fits():
+        last -= 1
+    if not fits():   # one line longer than the budget: cutting it would show code never written
+        return f"(its code, from line {first + 1}, has a line too long to show here)"
+    block = "```python\n" + "\n".join(lines[first:last]) + "\n```"
+    if first:
+        block = f"{_lines(first + 1, last)} (lines 1-{first} are the code written so far):\n" + block
+    if last < len(lines):
+        block += f"\n({_lines(last + 1, len(lines)).lower()} not shown)"
+    return block
+
+
+def _lines(a: int, b: int) -> str:
+    return f"Line {a}" if a == b else f"Lines {a}-{b}"
+
+
+def _cut(text: str, share: int) -> str:
+    """`text` within `share` characters, cut at a line end, with an open code block closed."""
+    if len(text) <= share:
+        return text
+    note = "\n(the rest of this candidate is cut to fit)"
+    kept = text[: max(0, share - len(note) - 4)]
+    kept = kept[: kept.rfind("\n")] if "\n" in kept else ""
+    if kept.count("```") % 2:
+        kept += "\n```"
+    return kept + note
 
 
 def ranked(candidates: list[Candidate]) -> list[Candidate]:

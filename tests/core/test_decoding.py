@@ -244,5 +244,6 @@ def test_the_same_code_seen_unfinished_and_finished_is_kept_as_finished():
     body = [ord(ch) for ch in "    return x * 2\n"]
     cands = d._candidates("", [body, body + [0]])
     assert len(cands) == 1 and cands[0].complete and cands[0].shown
+    assert cands[0].written_lines == 1     # the signal shows a long program from its new lines
     cands = d._candidates("", [body + [0], body])
     assert len(cands) == 1 and cands[0].complete

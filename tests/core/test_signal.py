@@ -89,3 +89,49 @@ def test_the_traced_example_keeps_its_trace_when_three_candidates_share_the_budg
     text = build_signal(cands, max_chars=4000)
     assert len(text) <= 4000 and text.count("d[x] = d.get(x, 0) + 1  | x: int") >= 3 * 2
     assert text.count("Other examples:") == 3 and "cut to fit" in text
+
+
+def _traced(program, written, n_events=6):
+    from sandbox.types import Trace, TraceEvent
+
+    events = [TraceEvent(kind="line", lineno=written + 1, func="f", source="total = total + x",
+                         locals={"total": ("int", str(i))}) for i in range(n_events)]
+    c = Candidate(continuation="", program=program, complete=False, written_lines=written)
+    c.runs = [(T1, ExecResult(status=Status.FAILED, value="None", trace=Trace(events=events)))]
+    return c
+
+
+LONG = "def f(x):\n" + "".join(f"    # note {i}: a long docstring-like line the model wrote\n" for i in range(60))
+
+
+def test_a_long_program_shows_its_new_lines_and_keeps_its_trace():
+    # Before, a program longer than its share filled it: the block was cut inside the code, the
+    # trace never shown, and a small model copied the "[... cut ...]" marker into its answer.
+    new_lines = "    total = 0\n    for x in range(x):\n        total = total + x\n"
+    cands = [_traced(LONG + new_lines, written=61) for _ in range(3)]
+    text = build_signal(cands, max_chars=4000)
+    assert len(text) <= 4000 and "[... cut ...]" not in text
+    assert text.count("Lines 59-64 (lines 1-58 are the code written so far):\n```python\n    # note 57") == 3
+    assert text.count("        total = total + x\n```") == 3          # the new lines, whole
+    assert text.count("Trace:") == 3 and text.count("total = total + x  | total: int") >= 3 * 3
+    assert "note 10" not in text                                       # the written lines stay in the prompt
+
+
+def test_a_short_program_is_shown_whole_from_line_1():
+    text = build_signal([_traced("def f(x):\n    total = 0\n    total = total + x\n", written=2)])
+    assert "```python\ndef f(x):\n    total = 0\n    total = total + x\n```" in text and "Lines " not in text
+
+
+def test_no_budget_leaves_a_line_of_code_cut_or_a_code_block_open():
+    programs = [LONG, LONG + "    return [" + "1, " * 400 + "]\n", "x = 1\n" * 300]
+    for program in programs:
+        for written in (0, 5, 61):
+            for max_chars in (200, 700, 1500, 4000):
+                cands = [_traced(program, written=written, n_events=40) for _ in range(3)]
+                for style in ("full", "brief"):
+                    text = build_signal(cands, style=style, max_chars=max_chars)
+                    assert len(text) <= max_chars
+                    for block in text.split("#### Candidate")[1:]:
+                        assert block.count("```") % 2 == 0, (program[:20], written, max_chars, style)
+                        code = block.split("```python\n")[1].split("```")[0] if "```python\n" in block else ""
+                        assert all(line in program.splitlines() for line in code.splitlines())

@@ -144,6 +144,18 @@ def test_result_of_a_failed_call_test():
     assert lines[-1] == "Outcome: failed: got 4950, expected 5050"
 
 
+def test_a_result_fits_max_chars_and_keeps_its_outcome_line():
+    # the trace's two-space indent used to go uncounted, so a long trace pushed the result past
+    # max_chars and the signal's cut then fell on the Outcome line
+    events = [ev("line", 3, source="s = s + i", locals={"s": ("int", str(i))}) for i in range(60)]
+    result = ExecResult(status=Status.FAILED, value="None", trace=Trace(events=events))
+    test = TestCase.call("f(100)", expected="5050")
+    for max_chars in range(150, 2500, 7):
+        text = render_result(result, test, max_chars=max_chars)
+        assert len(text) <= max_chars, max_chars
+        assert text.splitlines()[-1] == "Outcome: failed: got None, expected 5050"
+
+
 def test_result_of_an_error_and_of_a_pass():
     test = TestCase.call("assert f(0) == 1")
     error = ExecResult(status=Status.ERROR, error="ZeroDivisionError: division by zero",
