@@ -89,7 +89,8 @@ def _program(cand: Candidate, budget: int) -> str:
         return f"(its code, from line {first + 1}, has a line too long to show here)"
     block = "```python\n" + "\n".join(lines[first:last]) + "\n```"
     if first:
-        block = f"{_lines(first + 1, last)} (lines 1-{first} are the code written so far):\n" + block
+        written = f"{_lines(1, first).lower()} {'is' if first == 1 else 'are'} the code written so far"
+        block = f"{_lines(first + 1, last)} ({written}):\n" + block
     if last < len(lines):
         block += f"\n({_lines(last + 1, len(lines)).lower()} not shown)"
     return block
