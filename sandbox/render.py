@@ -61,8 +61,8 @@ def render_result(result: ExecResult, test: TestCase, *, max_chars: int = 1500,
             "(no trace recorded)"
         text = "\n".join(head + ["Trace:", "\n".join("  " + line for line in body.splitlines())] + tail)
         over = len(text) - max_chars
-        if over <= 0 or budget - over < 40:
-            break
+        if over <= 0 or budget - over < 40 or result.trace is None:
+            break   # fits, cannot shrink further, or there is no trace to shrink
         budget -= max(over, budget // 10)   # the trace shrinks a whole line at a time
     return text
 
